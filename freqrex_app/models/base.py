@@ -1,0 +1,97 @@
+"""The classifier contract (SPEC section 6) and labels views.
+
+Any object with ``name``, ``sample_rate``, ``labels`` and ``predict(waves) -> scores`` is a
+classifier: the engine accepts it, whether it is built in or not.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Classifier", "LabelsView", "restrict_labels", "load_factory", "check_classifier"]
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """An audio classifier the engine can explain.
+
+    ``predict`` takes float32 waves ``[B, N]`` at ``sample_rate`` and returns scores
+    ``[B, len(labels)]`` in ``[0, 1]``.
+    """
+
+    name: str
+    sample_rate: int
+    labels: list[str]
+
+    def predict(self, waves: np.ndarray) -> np.ndarray: ...
+
+
+class LabelsView:
+    """A classifier restricted to a subset of its labels (the *active* labels).
+
+    The classification is the top-1 over the view; scores keep the base model's values.
+    """
+
+    def __init__(self, model: Classifier, labels: Sequence[str], view: str):
+        index = {label: i for i, label in enumerate(model.labels)}
+        missing = [label for label in labels if label not in index]
+        if missing:
+            raise ValueError(f"labels not in model {model.name!r}: {', '.join(missing)}")
+        if not labels:
+            raise ValueError("a labels view needs at least one label")
+        self.base = model
+        self.labels_view = view
+        self.labels = list(labels)
+        self._columns = np.array([index[label] for label in labels], dtype=np.int64)
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    @property
+    def sample_rate(self) -> int:
+        return self.base.sample_rate
+
+    def predict(self, waves: np.ndarray) -> np.ndarray:
+        return np.asarray(self.base.predict(waves))[:, self._columns]
+
+    def __getattr__(self, attr: str) -> Any:  # description, device, ... of the base model
+        if attr == "base":
+            raise AttributeError(attr)
+        return getattr(self.base, attr)
+
+
+def restrict_labels(model: Classifier, labels: Sequence[str], view: str = "custom") -> LabelsView:
+    """Restrict ``model`` to ``labels``; the top-1 is then taken over these only."""
+    return LabelsView(model, labels, view)
+
+
+def load_factory(spec: str, **kwargs: Any) -> Classifier:
+    """Build a classifier from ``"package.module:factory"`` (a callable returning one)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected 'package.module:factory', got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import {module_name!r}: {exc}") from exc
+    try:
+        factory = getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
+    model = factory(**kwargs) if callable(factory) else factory
+    check_classifier(model)
+    return model
+
+
+def check_classifier(model: Any) -> None:
+    """Raise ``TypeError`` naming what is missing when ``model`` is not a classifier."""
+    missing = [a for a in ("name", "sample_rate", "labels", "predict") if not hasattr(model, a)]
+    if missing:
+        raise TypeError(f"not a classifier (SPEC section 6): missing {', '.join(missing)}")
+    if not callable(model.predict):
+        raise TypeError("not a classifier: predict is not callable")
+    if int(model.sample_rate) <= 0 or len(model.labels) < 2:
+        raise TypeError("not a classifier: needs a positive sample_rate and at least 2 labels")
