@@ -1,0 +1,27 @@
+"""Audio input and output: the mono excerpt a model hears (:class:`Audio`), reading it from a
+file or an array (:func:`load_audio`), and writing exact WAVs (:func:`write_wav`)."""
+from __future__ import annotations
+
+from .clip import Audio
+from .io import (
+    MAX_EXCERPT_SECONDS,
+    MAX_FILE_SECONDS,
+    MIN_SECONDS,
+    SILENCE_PEAK,
+    SUPPORTED_FORMATS,
+    AudioError,
+    load_audio,
+    write_wav,
+)
+
+__all__ = [
+    "Audio",
+    "AudioError",
+    "load_audio",
+    "write_wav",
+    "SUPPORTED_FORMATS",
+    "MAX_FILE_SECONDS",
+    "MAX_EXCERPT_SECONDS",
+    "MIN_SECONDS",
+    "SILENCE_PEAK",
+]
