@@ -1,0 +1,7 @@
+"""The causal engine: responsibility over frequencies, the sets, and the manipulations."""
+from .explain import EngineConfig, FreqReX, explain, rank
+from .explanation import AUDIO_FILES, FIGURE_FILES, Explanation
+from .oracle import BudgetExhausted, ModelError, Oracle
+
+__all__ = ["AUDIO_FILES", "FIGURE_FILES", "BudgetExhausted", "EngineConfig", "Explanation",
+           "FreqReX", "ModelError", "Oracle", "explain", "rank"]

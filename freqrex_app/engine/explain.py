@@ -1,0 +1,240 @@
+"""``explain``: the whole FreqReX pipeline, and ``FreqReX(model).attribute(...)``."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..audio.clip import Audio
+from ..models.base import Classifier, check_classifier
+from .explanation import Explanation
+from .manipulations import flip_k, stft_flip
+from .oracle import BudgetExhausted, Oracle
+from .search import responsibility_search
+from .sets import find_complete, find_necessary, find_sufficient
+from .spaces import FrequencySpace, StftSpace
+
+__all__ = ["EngineConfig", "FreqReX", "explain", "rank"]
+
+#: ``progress(fraction in [0, 1], message)``; it may raise to cancel the explanation.
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class EngineConfig:
+    """Search settings. Defaults follow SPEC sections 2-4."""
+
+    iterations: int | None = None    #: random partitions; None: from the budget (4 if unbounded)
+    min_width: int = 1               #: smallest part, in bins
+    fill: float = 0.0                #: value of removed bins / cells
+    tolerance: float = 0.01          #: confidence tolerance of the complete set
+    batch_size: int = 32             #: mutants per model call
+    n_fft: int = 1024                #: STFT variant
+    hop: int = 256
+    stft_share: float = 0.25         #: share of the search budget spent on the STFT map
+    reserve: int = 200               #: queries kept back for sets and flips (bounded budgets)
+    max_nodes: int = 2000            #: safety cap on nodes per iteration
+
+
+def rank(responsibility: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+    """Features by responsibility, descending; ties by magnitude (larger first), then index."""
+    r = np.asarray(responsibility, dtype=np.float64).ravel()
+    m = np.asarray(magnitude, dtype=np.float64).ravel()
+    return np.lexsort((np.arange(r.size), -m, -r)).astype(np.int64)
+
+
+def _as_audio(audio: Audio | np.ndarray | str | Path, sample_rate: int) -> Audio:
+    if isinstance(audio, (str, Path)):
+        from ..audio.io import load_audio
+        return load_audio(audio, sample_rate=sample_rate)
+    if isinstance(audio, np.ndarray):
+        audio = Audio(audio, sample_rate)
+    if not isinstance(audio, Audio):
+        raise TypeError(f"audio must be an Audio, a numpy array or a path, not {type(audio).__name__}")
+    if audio.sample_rate != sample_rate:
+        import soxr
+        samples = soxr.resample(audio.samples, audio.sample_rate, sample_rate, quality="VHQ")
+        audio = Audio(samples.astype(np.float32), sample_rate, audio.start, audio.source,
+                      {**audio.info, "resampled_from": audio.sample_rate})
+    if audio.n_samples < 2:
+        raise ValueError("audio is empty")
+    if not np.all(np.isfinite(audio.samples)):
+        raise ValueError("audio has non-finite samples (NaN or infinity)")
+    return audio
+
+
+class FreqReX:
+    """Causal responsibility of frequencies for an audio classifier's decision.
+
+    >>> exp = FreqReX(model).attribute(audio, budget=2000, seed=0)
+    """
+
+    def __init__(self, model: Classifier, config: EngineConfig | None = None, **settings):
+        check_classifier(model)
+        self.model = model
+        self.config = config or EngineConfig(**settings)
+
+    def attribute(self, audio: Audio | np.ndarray | str | Path, *, budget: int | None = None,
+                  seed: int = 0, stft: bool = True,
+                  progress: ProgressFn | None = None) -> Explanation:
+        """Explain the model's top-1 label for ``audio``. See :func:`explain`."""
+        return _Run(self.model, self.config, budget, seed, stft, progress).run(
+            _as_audio(audio, self.model.sample_rate))
+
+
+def explain(audio: Audio | np.ndarray | str | Path, model: Classifier, *, budget: int | None = None,
+            seed: int = 0, stft: bool = True, progress: ProgressFn | None = None,
+            config: EngineConfig | None = None, **settings) -> Explanation:
+    """Explain why ``model`` labels ``audio`` as it does (SPEC sections 2-4).
+
+    ``budget`` caps the model queries of the whole explanation (None: unbounded); the search
+    is anytime and says so in ``budget_exhausted``. ``stft`` adds the time-frequency variant.
+    Extra keyword ``settings`` override :class:`EngineConfig` fields.
+    """
+    return FreqReX(model, config, **settings).attribute(audio, budget=budget, seed=seed,
+                                                        stft=stft, progress=progress)
+
+
+class _Run:
+    """One explanation: holds the oracle, the budget plan and the progress reporting."""
+
+    def __init__(self, model, config: EngineConfig, budget, seed, stft, progress):
+        self.model, self.cfg, self.budget, self.seed = model, config, budget, int(seed)
+        self.stft, self.progress = stft, progress
+        self.stage = "classifying"
+        self.oracle = Oracle(model, budget, config.batch_size, on_query=self._on_query)
+        self._stage_span = (0.0, 1.0)
+        self._stage_start = 0
+
+    # progress ------------------------------------------------------------------------------
+    def _set_stage(self, name: str, lo: float, hi: float) -> None:
+        self.stage, self._stage_span, self._stage_start = name, (lo, hi), self.oracle.queries
+        self._report(lo)
+
+    def _on_query(self, queries: int) -> None:
+        lo, hi = self._stage_span
+        if self.budget is not None:
+            frac = min(1.0, queries / self.budget)
+        else:  # unbounded: creep towards the end of the stage
+            done = queries - self._stage_start
+            frac = lo + (hi - lo) * (1.0 - 1.0 / (1.0 + done / 500.0))
+        self._report(max(lo, frac) if self.budget is None else frac)
+
+    def _report(self, frac: float) -> None:
+        if self.progress is not None:
+            self.progress(float(min(1.0, max(0.0, frac))),
+                          f"{self.stage} ({self.oracle.queries} model calls)")
+
+    # the pipeline --------------------------------------------------------------------------
+    def _plan(self) -> tuple[float, float, int]:
+        cfg = self.cfg
+        if self.budget is None:
+            return math.inf, math.inf, cfg.iterations or 4
+        search = max(0.0, self.oracle.left - min(cfg.reserve, self.budget // 3))
+        stft = search * cfg.stft_share if self.stft else 0.0
+        freq = search - stft
+        iterations = cfg.iterations or int(np.clip(freq // 400, 1, 16))
+        return freq, stft, iterations
+
+    def run(self, audio: Audio) -> Explanation:
+        t0 = time.perf_counter()
+        cfg, oracle, notes = self.cfg, self.oracle, {}
+        x = audio.samples
+        self._set_stage("classifying the clip", 0.0, 0.0)
+        target, confidence, scores = oracle.classify_one(x)
+        labels = list(self.model.labels)
+
+        space = FrequencySpace(x, audio.sample_rate, cfg.fill)
+        freq_budget, stft_budget, iterations = self._plan()
+        self._set_stage("searching frequencies", 0.0, 0.6 if self.stft else 0.8)
+        found = responsibility_search(space, oracle, target, seed=self.seed, budget=freq_budget,
+                                      iterations=iterations, min_width=cfg.min_width,
+                                      max_nodes=cfg.max_nodes)
+        exhausted = found.budget_exhausted
+        ranking = rank(found.responsibility, space.magnitude)
+        search = {"frequency": _stats(found)}
+
+        stft_space = stft_found = stft_ranking = None
+        if self.stft:
+            try:
+                stft_space = StftSpace(x, audio.sample_rate, cfg.n_fft, cfg.hop, cfg.fill)
+            except ValueError as exc:
+                notes["stft_flip"] = str(exc)
+        if stft_space is not None:
+            self._set_stage("searching time-frequency cells", 0.6, 0.8)
+            stft_found = responsibility_search(
+                stft_space, oracle, target, seed=self.seed + 1, budget=stft_budget,
+                iterations=max(1, iterations // 2) if self.budget else iterations,
+                min_width=1, max_nodes=cfg.max_nodes)
+            exhausted |= stft_found.budget_exhausted
+            stft_ranking = rank(stft_found.responsibility, stft_space.magnitude)
+            search["stft"] = _stats(stft_found)
+
+        exp = Explanation(
+            model=self.model.name, labels_view=getattr(self.model, "labels_view", "all"),
+            labels=labels, audio=audio, label=labels[target], label_index=target,
+            confidence=confidence, scores=scores.astype(np.float32), seed=self.seed,
+            budget=self.budget, queries=0, seconds=0.0, predict_seconds=0.0,
+            budget_exhausted=exhausted, responsibility=found.responsibility, ranking=ranking,
+            magnitude=space.magnitude, power=space.power, search=search, notes=notes)
+        if stft_found is not None:
+            exp.stft_responsibility = stft_found.responsibility
+            exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop, "shape": list(stft_space.shape)}
+
+        self._set_stage("finding the minimal perturbations", 0.8, 1.0)
+        steps = [
+            ("flips", lambda: setattr(exp, "flips", flip_k(space, oracle, ranking, target))),
+            ("stft_flip", lambda: stft_space is not None and setattr(
+                exp, "stft_flip", _require(stft_flip(stft_space, oracle, stft_ranking, target),
+                                           "removing every cell did not change the label"))),
+            ("sufficient", lambda: setattr(exp, "sufficient", _require(
+                find_sufficient(space, oracle, ranking, target),
+                "no prefix of the ranking keeps the label"))),
+            ("necessary", lambda: setattr(exp, "necessary", _require(
+                find_necessary(space, oracle, ranking, target,
+                               start=exp.sufficient.index.shape[0] if exp.sufficient else 1),
+                "no prefix of the ranking both keeps the label and, removed, changes it"))),
+            ("complete", lambda: self._complete(exp, space, ranking, target, confidence)),
+        ]
+        for name, step in steps:
+            try:
+                step()
+            except BudgetExhausted:
+                notes[name] = f"not computed: the budget of {self.budget} model calls was spent"
+                exp.budget_exhausted = True
+            except _NotFound as exc:
+                notes[name] = str(exc)
+
+        exp.queries = oracle.queries
+        exp.predict_seconds = oracle.predict_seconds
+        exp.seconds = time.perf_counter() - t0
+        self._report(1.0)
+        return exp
+
+    def _complete(self, exp, space, ranking, target, confidence) -> None:
+        if exp.necessary is None:
+            raise _NotFound("needs the sufficient-and-necessary set, which was not found")
+        found = _require(find_complete(space, self.oracle, ranking, target, exp.necessary.index,
+                                       confidence, self.cfg.tolerance),
+                         "no adjustment set restores the original confidence")
+        exp.complete, exp.adjustment = found
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _require(value, reason: str):
+    if value is None:
+        raise _NotFound(reason)
+    return value
+
+
+def _stats(found) -> dict:
+    d = asdict(found)
+    d.pop("responsibility")
+    return d

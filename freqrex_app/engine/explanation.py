@@ -1,0 +1,245 @@
+"""The result of an explanation: the maps, the sets, the manipulations, and how to save them."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio.clip import Audio
+from .manipulations import Flip
+from .sets import NecessaryResult, SetResult
+
+__all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES"]
+
+#: Audio outputs (SPEC section 5): name -> file name.
+AUDIO_FILES = {
+    "original": "original.wav",
+    "sufficient": "sufficient.wav",
+    "necessary_kept": "necessary_kept.wav",
+    "necessary_removed": "necessary_removed.wav",
+    "complete": "complete.wav",
+    **{f"flip_{k}": f"flip_{k}.wav" for k in range(1, 6)},
+    "stft_flip": "stft_flip.wav",
+}
+#: Figures written by :meth:`Explanation.save`: name -> file name.
+FIGURE_FILES = {
+    "waveform": "waveform.png",
+    "responsibility": "responsibility.png",
+    "spectrum_sets": "spectrum_sets.png",
+    "responsibility_spectrogram": "responsibility_spectrogram.png",
+}
+
+
+def _num(value: float | None) -> float | None:
+    """A JSON-safe float: non-finite values become None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class Explanation:
+    """Why ``model`` gave ``label`` to ``audio``: responsibility over the rfft bins and its sets.
+
+    ``responsibility`` and ``ranking`` cover all ``n_bins`` bins; sets and flips are None when
+    not found (the reason is in ``notes``).
+    """
+
+    model: str
+    labels_view: str
+    labels: list[str]
+    audio: Audio
+    label: str
+    label_index: int
+    confidence: float
+    scores: np.ndarray
+    seed: int
+    budget: int | None
+    queries: int
+    seconds: float
+    predict_seconds: float
+    budget_exhausted: bool
+    responsibility: np.ndarray
+    ranking: np.ndarray
+    magnitude: np.ndarray
+    power: np.ndarray
+    sufficient: SetResult | None = None
+    necessary: NecessaryResult | None = None
+    complete: SetResult | None = None
+    adjustment: np.ndarray | None = None
+    flips: list[Flip] = field(default_factory=list)
+    stft_flip: Flip | None = None
+    stft_responsibility: np.ndarray | None = None
+    stft: dict | None = None
+    search: dict = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    # -- basic facts -------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.audio.sample_rate
+
+    @property
+    def n_samples(self) -> int:
+        return self.audio.n_samples
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.responsibility.shape[0])
+
+    def hz(self, bins: np.ndarray | int) -> np.ndarray:
+        """Frequency in Hz of rfft bin(s)."""
+        return np.asarray(bins) * self.sample_rate / self.n_samples
+
+    def top_scores(self, n: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(-self.scores, kind="stable")[:n]
+        return [(self.labels[i], float(self.scores[i])) for i in order]
+
+    def energy_fraction(self, index: np.ndarray) -> float:
+        return float(self.power[index].sum() / max(self.power.sum(), 1e-30))
+
+    def waves(self) -> dict[str, np.ndarray]:
+        """Every audio output by name (keys of :data:`AUDIO_FILES`) that was found."""
+        out = {"original": self.audio.samples}
+        if self.sufficient is not None:
+            out["sufficient"] = self.sufficient.wave
+        if self.necessary is not None:
+            out["necessary_kept"] = self.necessary.wave_kept
+            out["necessary_removed"] = self.necessary.wave_removed
+        if self.complete is not None:
+            out["complete"] = self.complete.wave
+        for flip in self.flips:
+            out[f"flip_{flip.k}"] = flip.wave
+        if self.stft_flip is not None:
+            out["stft_flip"] = self.stft_flip.wave
+        return out
+
+    # -- JSON --------------------------------------------------------------------------------
+    def _set_common(self, index: np.ndarray) -> dict[str, Any]:
+        return {"n_bins": int(index.shape[0]), "fraction": index.shape[0] / self.n_bins,
+                "energy_fraction": self.energy_fraction(index)}
+
+    def _flip_dict(self, flip: Flip) -> dict[str, Any]:
+        return {"k": flip.k, "bins": [int(b) for b in flip.index],
+                "hz": [float(h) for h in self.hz(flip.index)], "label": self.labels[flip.label],
+                "confidence": flip.confidence, "flipped": flip.flipped,
+                "snr_db": _num(flip.snr_db), "audio": AUDIO_FILES[f"flip_{flip.k}"]}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``explanation.json`` document (SPEC section 5)."""
+        top = self.ranking[:100]
+        d: dict[str, Any] = {
+            "model": self.model, "labels_view": self.labels_view,
+            "sample_rate": self.sample_rate, "start": self.audio.start,
+            "duration": self.audio.duration, "n_samples": self.n_samples, "n_bins": self.n_bins,
+            "source": Path(self.audio.source).name if self.audio.source else None,
+            "label": self.label, "confidence": self.confidence,
+            "top_scores": [{"label": lab, "score": s} for lab, s in self.top_scores(5)],
+            "seed": self.seed, "budget": self.budget, "queries": self.queries,
+            "seconds": self.seconds, "predict_seconds": self.predict_seconds,
+            "budget_exhausted": self.budget_exhausted,
+            "responsibility_top": [{"bin": int(b), "hz": float(self.hz(b)),
+                                    "responsibility": float(self.responsibility[b])} for b in top],
+            "sufficient": None, "necessary": None, "complete": None,
+            "flips": [self._flip_dict(f) for f in self.flips], "stft_flip": None,
+            "search": self.search, "notes": dict(self.notes),
+        }
+        if self.sufficient is not None:
+            s = self.sufficient
+            d["sufficient"] = {**self._set_common(s.index), "label": self.labels[s.label],
+                               "confidence": s.confidence, "audio": AUDIO_FILES["sufficient"]}
+        if self.necessary is not None:
+            n = self.necessary
+            d["necessary"] = {**self._set_common(n.index),
+                              "label_kept": self.labels[n.label_kept],
+                              "confidence_kept": n.confidence_kept,
+                              "label_removed": self.labels[n.label_removed],
+                              "confidence_removed": n.confidence_removed,
+                              "audio_kept": AUDIO_FILES["necessary_kept"],
+                              "audio_removed": AUDIO_FILES["necessary_removed"]}
+        if self.complete is not None:
+            c = self.complete
+            d["complete"] = {"n_bins": int(c.index.shape[0]),
+                             "fraction": c.index.shape[0] / self.n_bins,
+                             "energy_fraction": self.energy_fraction(c.index),
+                             "adjustment_n_bins": int(0 if self.adjustment is None
+                                                      else self.adjustment.shape[0]),
+                             "label": self.labels[c.label], "confidence": c.confidence,
+                             "audio": AUDIO_FILES["complete"]}
+        if self.stft_flip is not None and self.stft is not None:
+            f = self.stft_flip
+            n_frames = self.stft["shape"][1]
+            d["stft_flip"] = {"n_fft": self.stft["n_fft"], "hop": self.stft["hop"],
+                              "n_cells": f.k,
+                              "cells": [[int(c // n_frames), int(c % n_frames)] for c in f.index],
+                              "label": self.labels[f.label], "confidence": f.confidence,
+                              "flipped": f.flipped, "snr_db": _num(f.snr_db),
+                              "audio": AUDIO_FILES["stft_flip"]}
+        return d
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, out_dir: str | Path, figures: bool = True) -> dict[str, Path]:
+        """Write ``explanation.json``, ``sets.npz``, the WAVs and the PNGs into ``out_dir``.
+
+        A failure in one rendering (a figure, a sound file) is recorded under ``notes`` and in
+        the JSON; everything else is still written. Returns the paths written, by name.
+        """
+        from ..audio.io import write_wav  # audio I/O lives in its own stage
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        arrays = {"responsibility": self.responsibility.astype(np.float32),
+                  "ranking": self.ranking.astype(np.int64),
+                  "sufficient": _index(self.sufficient and self.sufficient.index),
+                  "necessary": _index(self.necessary and self.necessary.index),
+                  "adjustment": _index(self.adjustment)}
+        if self.stft_responsibility is not None:
+            arrays["stft_responsibility"] = self.stft_responsibility.astype(np.float32)
+        np.savez_compressed(out / "sets.npz", **arrays)
+        written["sets"] = out / "sets.npz"
+        for name, wave in self.waves().items():
+            path = out / AUDIO_FILES[name]
+            try:
+                write_wav(path, wave, self.sample_rate)
+                written[name] = path
+            except Exception as exc:  # keep the rest of the explanation usable
+                self.notes[f"audio_{name}"] = f"could not write {path.name}: {exc}"
+        if figures:
+            written.update(self.save_figures(out))
+        (out / "explanation.json").write_text(self.to_json())
+        written["explanation"] = out / "explanation.json"
+        return written
+
+    def save_figures(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write the PNG figures; one that fails is noted, the others are still written."""
+        import matplotlib
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        from .. import plots
+
+        written = {}
+        for name, file in FIGURE_FILES.items():
+            try:
+                fig = getattr(plots, name)(self)
+                if fig is None:
+                    continue
+                fig.savefig(Path(out_dir) / file, dpi=110)
+                plt.close(fig)
+                written[f"figure_{name}"] = Path(out_dir) / file
+            except Exception as exc:
+                self.notes[f"figure_{name}"] = f"could not draw {file}: {exc}"
+        return written
+
+
+def _index(index: np.ndarray | None) -> np.ndarray:
+    return np.zeros(0, dtype=np.int64) if index is None else np.asarray(index, dtype=np.int64)
