@@ -8,4 +8,25 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
+from .audio import Audio, AudioError, load_audio, write_wav
+from .engine import EngineConfig, Explanation, FreqReX, explain, load_explanation
+from .models.base import Classifier, check_classifier, restrict_labels
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Audio", "AudioError", "Classifier", "EngineConfig", "Explanation", "FreqReX",
+    "check_classifier", "explain", "list_models", "load_audio", "load_explanation",
+    "load_model", "model_info", "restrict_labels", "write_wav",
+]
+
+_MODEL_API = {"list_models", "load_model", "model_info", "register_model", "DEFAULT_MODEL"}
+
+
+def __getattr__(name: str) -> Any:  # the model registry loads on first use (it imports torch)
+    if name in _MODEL_API:
+        from . import models
+        return getattr(models, name)
+    raise AttributeError(f"module 'freqrex_app' has no attribute {name!r}")

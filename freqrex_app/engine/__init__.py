@@ -1,7 +1,8 @@
 """The causal engine: responsibility over frequencies, the sets, and the manipulations."""
 from .explain import EngineConfig, FreqReX, explain, rank
 from .explanation import AUDIO_FILES, FIGURE_FILES, Explanation
+from .load import load_explanation
 from .oracle import BudgetExhausted, ModelError, Oracle
 
 __all__ = ["AUDIO_FILES", "FIGURE_FILES", "BudgetExhausted", "EngineConfig", "Explanation",
-           "FreqReX", "ModelError", "Oracle", "explain", "rank"]
+           "FreqReX", "ModelError", "Oracle", "explain", "load_explanation", "rank"]

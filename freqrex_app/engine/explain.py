@@ -38,6 +38,7 @@ class EngineConfig:
     stft_share: float = 0.25         #: share of the search budget spent on the STFT map
     reserve: int = 200               #: queries kept back for sets and flips (bounded budgets)
     max_nodes: int = 2000            #: safety cap on nodes per iteration
+    descend: str = "both"      #: "sufficient" (SPEC), "counterfactual" or "both"
 
 
 def rank(responsibility: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
@@ -109,25 +110,25 @@ class _Run:
         self.oracle = Oracle(model, budget, config.batch_size, on_query=self._on_query)
         self._stage_span = (0.0, 1.0)
         self._stage_start = 0
+        self._done = 0.0
 
     # progress ------------------------------------------------------------------------------
     def _set_stage(self, name: str, lo: float, hi: float) -> None:
         self.stage, self._stage_span, self._stage_start = name, (lo, hi), self.oracle.queries
-        self._report(lo)
+        self._on_query(self.oracle.queries)
 
     def _on_query(self, queries: int) -> None:
-        lo, hi = self._stage_span
-        if self.budget is not None:
-            frac = min(1.0, queries / self.budget)
+        if self.budget is not None:  # bounded: the share of the budget spent
+            self._report(queries / self.budget)
         else:  # unbounded: creep towards the end of the stage
+            lo, hi = self._stage_span
             done = queries - self._stage_start
-            frac = lo + (hi - lo) * (1.0 - 1.0 / (1.0 + done / 500.0))
-        self._report(max(lo, frac) if self.budget is None else frac)
+            self._report(lo + (hi - lo) * (1.0 - 1.0 / (1.0 + done / 500.0)))
 
     def _report(self, frac: float) -> None:
+        self._done = max(self._done, min(1.0, max(0.0, frac)))  # never goes backwards
         if self.progress is not None:
-            self.progress(float(min(1.0, max(0.0, frac))),
-                          f"{self.stage} ({self.oracle.queries} model calls)")
+            self.progress(self._done, f"{self.stage} ({self.oracle.queries} model calls)")
 
     # the pipeline --------------------------------------------------------------------------
     def _plan(self) -> tuple[float, float, int]:
@@ -153,7 +154,8 @@ class _Run:
         self._set_stage("searching frequencies", 0.0, 0.6 if self.stft else 0.8)
         found = responsibility_search(space, oracle, target, seed=self.seed, budget=freq_budget,
                                       iterations=iterations, min_width=cfg.min_width,
-                                      max_nodes=cfg.max_nodes)
+                                      max_nodes=cfg.max_nodes, extend=cfg.iterations is None,
+                                      descend=cfg.descend)
         exhausted = found.budget_exhausted
         ranking = rank(found.responsibility, space.magnitude)
         search = {"frequency": _stats(found)}
@@ -169,7 +171,8 @@ class _Run:
             stft_found = responsibility_search(
                 stft_space, oracle, target, seed=self.seed + 1, budget=stft_budget,
                 iterations=max(1, iterations // 2) if self.budget else iterations,
-                min_width=1, max_nodes=cfg.max_nodes)
+                min_width=1, max_nodes=cfg.max_nodes, extend=cfg.iterations is None,
+                                      descend=cfg.descend)
             exhausted |= stft_found.budget_exhausted
             stft_ranking = rank(stft_found.responsibility, stft_space.magnitude)
             search["stft"] = _stats(stft_found)
@@ -180,7 +183,8 @@ class _Run:
             confidence=confidence, scores=scores.astype(np.float32), seed=self.seed,
             budget=self.budget, queries=0, seconds=0.0, predict_seconds=0.0,
             budget_exhausted=exhausted, responsibility=found.responsibility, ranking=ranking,
-            magnitude=space.magnitude, power=space.power, search=search, notes=notes)
+            magnitude=space.magnitude, power=space.power, search=search, config=asdict(cfg),
+            notes=notes)
         if stft_found is not None:
             exp.stft_responsibility = stft_found.responsibility
             exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop, "shape": list(stft_space.shape)}

@@ -77,6 +77,7 @@ class Explanation:
     stft_responsibility: np.ndarray | None = None
     stft: dict | None = None
     search: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
 
     # -- basic facts -------------------------------------------------------------------------
@@ -147,7 +148,8 @@ class Explanation:
                                     "responsibility": float(self.responsibility[b])} for b in top],
             "sufficient": None, "necessary": None, "complete": None,
             "flips": [self._flip_dict(f) for f in self.flips], "stft_flip": None,
-            "search": self.search, "notes": dict(self.notes),
+            "scores": {lab: float(v) for lab, v in zip(self.labels, self.scores)},
+            "search": self.search, "config": self.config, "notes": dict(self.notes),
         }
         if self.sufficient is not None:
             s = self.sufficient
@@ -221,13 +223,16 @@ class Explanation:
 
     def save_figures(self, out_dir: str | Path) -> dict[str, Path]:
         """Write the PNG figures; one that fails is noted, the others are still written."""
-        import matplotlib
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        written: dict[str, Path] = {}
+        try:
+            import matplotlib
+            matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
 
-        from .. import plots
-
-        written = {}
+            from .. import plots
+        except Exception as exc:
+            self.notes["figures"] = f"could not draw the figures: {exc}"
+            return written
         for name, file in FIGURE_FILES.items():
             try:
                 fig = getattr(plots, name)(self)

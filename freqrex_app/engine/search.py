@@ -40,19 +40,28 @@ def part_responsibility(passes: np.ndarray, n_parts: int) -> np.ndarray:
     r_i = max over W (subset of the other parts) of 1/(|W|+1) such that keeping all parts but
     W passes and keeping all parts but W and i does not; 0 when no W does.
     """
+    return np.array([1.0 / (bin(w).count("1") + 1) if w is not None else 0.0
+                     for w in witnesses(passes, n_parts)])
+
+
+def witnesses(passes: np.ndarray, n_parts: int) -> list[int | None]:
+    """For each part, the smallest W (bitmask) that makes it a counterfactual cause, or None."""
     full = (1 << n_parts) - 1
-    resp = np.zeros(n_parts)
+    out: list[int | None] = []
     for i in range(n_parts):
         others = full & ~(1 << i)
+        best = None
         w = others
         while True:  # every subset W of others, including the empty one
             kept = full & ~w
             if passes[kept] and not passes[kept & ~(1 << i)]:
-                resp[i] = max(resp[i], 1.0 / (bin(w).count("1") + 1))
+                if best is None or bin(w).count("1") < bin(best).count("1"):
+                    best = w
             if w == 0:
                 break
             w = (w - 1) & others
-    return resp
+        out.append(best)
+    return out
 
 
 def smallest_passing(passes: np.ndarray, sizes: list[int], score: np.ndarray) -> int:
@@ -78,29 +87,39 @@ class _Node:
 
 def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
                           budget: float = math.inf, iterations: int = 4, min_width: int = 1,
-                          max_nodes: int = 2000) -> SearchResult:
+                          max_nodes: int = 2000, extend: bool = False,
+                          max_iterations: int = 64, descend: str = "sufficient") -> SearchResult:
     """Sum responsibility over ``space`` for the classification ``target``.
 
     ``budget`` bounds the queries of this search (the oracle bounds the whole explanation);
     each of the ``iterations`` gets an equal share, and what one leaves passes to the next.
+    With ``extend`` (and a finite budget), further iterations run while budget is left.
+
+    ``descend`` picks the parts refined at the next level: ``"sufficient"`` (SPEC: each part
+    of the smallest passing subset, with the subset's other parts as context),
+    ``"counterfactual"`` (each part with responsibility > 0, in the context of its smallest
+    witness, where removing it changes the label), or ``"both"``.
     """
+    if descend not in ("sufficient", "counterfactual", "both"):
+        raise ValueError(f"descend must be 'sufficient', 'counterfactual' or 'both', not {descend!r}")
     resp = np.zeros(space.shape, dtype=np.float64)
     start = oracle.queries
     nodes = max_depth = done_iterations = 0
     finest = space.n_features
     exhausted = False
     counter = itertools.count()
-    seeds = np.random.SeedSequence(seed).spawn(iterations)
     batch_cap = oracle.batch_size
     min_split = 2 * min_width if space.ndim == 1 else 2  # smallest band that can still be split
 
-    for it in range(iterations):
+    it = 0
+    while it < iterations or (extend and math.isfinite(budget) and it < max_iterations):
         spent = oracle.queries - start
-        share = (budget - spent) / (iterations - it)
-        if share < 3 or oracle.left < 3:
-            exhausted = True
+        last = it >= iterations - 1
+        share = (budget - spent) / (1 if last else iterations - it)
+        if share < 15 or oracle.left < 15:  # not even one node of 4 parts
+            exhausted = exhausted or it < iterations
             break
-        rng = np.random.default_rng(seeds[it])
+        rng = np.random.default_rng([seed, it])
         it_start, it_nodes = oracle.queries, 0
         heap = [_Node((-1.0, 0, next(counter)), (), space.root, 0)]
         while heap and it_nodes < max_nodes:
@@ -111,7 +130,7 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
                 parts = space.split(node.band, rng, min_width)
                 n_mut = (1 << len(parts)) - 1 if parts else 0
                 room = min(budget - (oracle.queries - start), oracle.left)
-                if it < iterations - 1:
+                if not last:
                     room = min(room, share - (oracle.queries - it_start))
                 if n_mut + len(waves) > room:
                     if not waves:  # this iteration's share (or the whole budget) is spent
@@ -145,7 +164,8 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
                 passes = np.append(out.passes(target)[at:at + n_mut], True)  # full = parent: passes
                 score = np.append(out.scores[at:at + n_mut, target], np.inf)
                 at += n_mut
-                r = part_responsibility(passes, len(parts))
+                wit = witnesses(passes, len(parts))
+                r = [1.0 / (bin(w).count("1") + 1) if w is not None else 0.0 for w in wit]
                 for part, value in zip(parts, r):
                     if value > 0:
                         space.add(resp, part, value)
@@ -153,15 +173,25 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
                 finest = min(finest, *sizes)
                 nodes += 1
                 max_depth = max(max_depth, node.depth + 1)
-                keep = smallest_passing(passes, sizes, score)
-                chosen = [i for i in range(len(parts)) if keep >> i & 1]
-                for i in chosen:
+                children: dict[int, tuple] = {}
+                if descend != "counterfactual":
+                    keep = smallest_passing(passes, sizes, score)
+                    chosen = [i for i in range(len(parts)) if keep >> i & 1]
+                    for i in chosen:
+                        children[i] = tuple(parts[j] for j in chosen if j != i)
+                if descend != "sufficient":
+                    full = (1 << len(parts)) - 1
+                    for i, w in enumerate(wit):
+                        if w is not None and i not in children:
+                            kept = full & ~w & ~(1 << i)
+                            children[i] = tuple(parts[j] for j in range(len(parts)) if kept >> j & 1)
+                for i, others in children.items():
                     if sizes[i] < min_split:
                         continue
-                    context = node.context + tuple(parts[j] for j in chosen if j != i)
                     heapq.heappush(heap, _Node((-r[i], -(node.depth + 1), next(counter)),
-                                               context, parts[i], node.depth + 1))
+                                               node.context + others, parts[i], node.depth + 1))
         done_iterations += 1
+        it += 1
     return SearchResult(responsibility=resp.astype(np.float32), queries=oracle.queries - start,
                         nodes=nodes, iterations=done_iterations, max_depth=max_depth,
                         budget_exhausted=exhausted, finest_width=int(finest))

@@ -1,0 +1,148 @@
+"""The ``freqrex`` command line (SPEC section 7): explain, models, app."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main", "build_parser", "resolve_model"]
+
+
+class CliError(Exception):
+    """An error for the user: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="freqrex", description="Which frequencies does an audio "
+                                "classifier's decision depend on? (FreqReX)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    e = sub.add_parser("explain", help="explain a model's label for an audio file")
+    e.add_argument("audio", help="WAV, FLAC, OGG or MP3 file")
+    e.add_argument("--model", default=None,
+                   help="built-in id (see 'freqrex models'), hf:<id or folder>, or "
+                        "package.module:factory (default: the built-in default model)")
+    e.add_argument("--labels-view", default=None, help="active labels, e.g. 'genres' (default: all)")
+    e.add_argument("--start", type=float, default=0.0, help="excerpt start in seconds (default 0)")
+    e.add_argument("--duration", type=float, default=30.0, help="excerpt length in seconds (default 30)")
+    e.add_argument("--budget", type=int, default=None, help="maximum model queries (default: unbounded)")
+    e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    e.add_argument("--no-stft", action="store_true", help="skip the STFT (time-frequency) variant")
+    e.add_argument("--batch-size", type=int, default=32, help="mutants per model call (default 32)")
+    e.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    m = sub.add_parser("models", help="list the models")
+    m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    a = sub.add_parser("app", help="serve the web app")
+    a.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    a.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    a.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return p
+
+
+def resolve_model(model_id: str | None, labels_view: str | None = None):
+    """A classifier from a built-in id, ``hf:...`` or ``package.module:factory``."""
+    from ..models.base import load_factory, restrict_labels
+    if model_id and ":" in model_id and not model_id.startswith("hf:"):
+        sys.path.insert(0, str(Path.cwd()))  # let 'mymodels:factory' find ./mymodels.py
+        model = load_factory(model_id)
+        if labels_view and labels_view != "all":
+            views = getattr(model, "views", {}) or {}
+            if labels_view not in views:
+                raise CliError(f"model {model_id!r} has no labels view {labels_view!r}")
+            model = restrict_labels(model, views[labels_view], labels_view)
+        return model
+    from .. import models
+    return models.load_model(model_id or models.DEFAULT_MODEL, labels_view=labels_view)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..audio import load_audio
+    from ..engine import explain
+
+    model = resolve_model(args.model, args.labels_view)
+    audio = load_audio(args.audio, sample_rate=model.sample_rate, start=args.start,
+                       duration=args.duration)
+    bar = tqdm(total=100, unit="%", desc="explaining", file=sys.stderr,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = round(100 * fraction)
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    try:
+        exp = explain(audio, model, budget=args.budget, seed=args.seed, stft=not args.no_stft,
+                      progress=progress, batch_size=args.batch_size)
+    finally:
+        bar.close()
+    written = exp.save(args.out, figures=not args.no_figures)
+    print(_summary(exp, written["explanation"]))
+    return 0
+
+
+def _summary(exp, json_path: Path) -> str:
+    d = exp.to_dict()
+    lines = [f"{exp.model} [{exp.labels_view}]: {exp.label} ({exp.confidence:.3f}) "
+             f"after {exp.queries} model calls in {exp.seconds:.1f} s"
+             + ("  (budget exhausted)" if exp.budget_exhausted else "")]
+    for f in d["flips"]:
+        hz = ", ".join(f"{h:.1f}" for h in f["hz"])
+        lines.append(f"  flip-{f['k']}: remove {hz} Hz -> {f['label']} ({f['confidence']:.3f})"
+                     f"{'  FLIPPED' if f['flipped'] else ''}  SNR {f['snr_db'] or float('inf'):.1f} dB")
+    for key in ("sufficient", "necessary", "complete"):
+        s = d[key]
+        lines.append(f"  {key}: " + (f"{s['n_bins']} bins ({100 * s['fraction']:.4f}% of bins, "
+                                     f"{100 * s['energy_fraction']:.2f}% of energy)" if s
+                                     else f"not found ({d['notes'].get(key, '')})"))
+    sf = d["stft_flip"]
+    lines.append("  stft flip: " + (f"{sf['n_cells']} cells -> {sf['label']}, SNR "
+                                    f"{sf['snr_db'] or float('inf'):.1f} dB" if sf
+                                    else f"none ({d['notes'].get('stft_flip', 'disabled')})"))
+    lines.append(f"written to {json_path.parent}")
+    return "\n".join(lines)
+
+
+def _models(_: argparse.Namespace) -> int:
+    from .. import models
+    for model_id in models.list_models():
+        info = models.model_info(model_id)
+        default = "  (default)" if model_id == models.DEFAULT_MODEL else ""
+        views = ", ".join(info.get("views", {}))
+        print(f"{model_id:14s} {info.get('description', '')}  [views: {views}]{default}")
+    return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    from ..app import launch
+    launch(host=args.host, port=args.port)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    commands = {"explain": _explain, "models": _models, "app": _app}
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        print("freqrex: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line, unless asked for the traceback
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"freqrex: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""The engine on classifiers with planted causes (tests/planted.py): it must find them."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import freqrex_app as fx
+from freqrex_app.engine.prefix import shortest_prefix
+from freqrex_app.engine.search import part_responsibility, smallest_passing
+from freqrex_app.engine.spaces import FrequencySpace, StftSpace
+from planted import SR, Planted, hz_to_bin, tone_clip
+
+N = SR  # 1 s clips: 8001 bins
+
+
+def bins(*hz):
+    return {hz_to_bin(h, N) for h in hz}
+
+
+# -- exact responsibility at one split -----------------------------------------------------------
+
+def _passes(rule, n_parts=4):
+    return np.array([rule(s) for s in range(1 << n_parts)])
+
+
+def test_part_responsibility_single_cause():
+    r = part_responsibility(_passes(lambda s: bool(s & 1)), 4)
+    assert r.tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_part_responsibility_disjunction_and_conjunction():
+    either = part_responsibility(_passes(lambda s: bool(s & 0b11)), 4)
+    assert either.tolist() == [0.5, 0.5, 0.0, 0.0]  # one other part must go first
+    both = part_responsibility(_passes(lambda s: s & 0b11 == 0b11), 4)
+    assert both.tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_smallest_passing_prefers_fewest_features_then_score():
+    passes = _passes(lambda s: bool(s & 0b0110))
+    assert smallest_passing(passes, [10, 5, 3, 1], np.arange(16.0)) == 0b0100
+    assert smallest_passing(passes, [10, 4, 4, 1], np.arange(16.0)) == 0b0100  # higher score
+    assert smallest_passing(_passes(lambda s: s == 15), [1, 1, 1, 1], np.zeros(16)) == 15
+
+
+def test_shortest_prefix_gallops_and_bisects_each_value_once():
+    calls = []
+    k = shortest_prefix(lambda k: calls.append(k) or k >= 37, 1, 1000)
+    assert k == 37 and len(calls) == len(set(calls)) and len(calls) <= 2 * 10 + 2
+    assert shortest_prefix(lambda k: False, 1, 50) is None
+    assert shortest_prefix(lambda k: k >= 0, 0, 5) == 0
+
+
+# -- the spaces reconstruct exactly ----------------------------------------------------------------
+
+def test_spaces_keep_everything_is_the_clip_and_regions_add_up():
+    x = tone_clip(0.5)
+    for space in (FrequencySpace(x, SR), StftSpace(x, SR, 256, 64)):
+        full = space.keep(np.arange(space.n_features))
+        assert np.max(np.abs(full - x)) < 1e-5
+        rng = np.random.default_rng(0)
+        parts = space.split(space.root, rng, 1)
+        assert sum(space.size(p) for p in parts) == space.n_features
+        summed = sum(space.regions_wave([p]) for p in parts)
+        assert np.max(np.abs(summed - x)) < 1e-4
+
+
+# -- planted causes --------------------------------------------------------------------------------
+
+def _check_sets(exp, model, x):
+    """The definitions hold: keep(S), keep(SN) -> label; remove(SN) -> another; waves verified."""
+    space = FrequencySpace(x, SR)
+    target = exp.label_index
+    for s in (exp.sufficient, exp.necessary):
+        assert s is not None
+    assert model.predict(space.keep(exp.sufficient.index)[None]).argmax() == target
+    assert model.predict(space.keep(exp.necessary.index)[None]).argmax() == target
+    assert model.predict(space.remove(exp.necessary.index)[None]).argmax() != target
+    assert set(exp.sufficient.index) <= set(exp.necessary.index)  # S is a prefix of SN
+
+
+def test_one_tone_is_found_flipped_and_is_the_sufficient_necessary_set():
+    x, model = tone_clip(), Planted("one", (440.0,))
+    exp = fx.explain(x, model, budget=600, seed=0)
+    assert exp.label == "yes"
+    assert int(exp.ranking[0]) in bins(440)
+    assert exp.flips[0].flipped and set(exp.flips[0].index) == bins(440)
+    assert set(exp.sufficient.index) == bins(440) and set(exp.necessary.index) == bins(440)
+    _check_sets(exp, model, x)
+    assert exp.stft_flip is not None and exp.stft_flip.flipped
+
+
+def test_either_of_two_tones_suffices():
+    x, model = tone_clip(tones=((440, 0.2), (1000, 0.3), (2500, 0.3))), Planted("any", (440.0, 1000.0))
+    exp = fx.explain(x, model, budget=1000, seed=0, stft=False)
+    assert set(exp.ranking[:2].tolist()) == bins(440, 1000)
+    assert not exp.flips[0].flipped and exp.flips[1].flipped  # one alone is not a cause
+    assert set(exp.sufficient.index) < bins(440, 1000)        # one of them keeps the label
+    assert set(exp.necessary.index) == bins(440, 1000)
+    _check_sets(exp, model, x)
+
+
+def test_both_tones_are_required():
+    x, model = tone_clip(tones=((440, 0.2), (1000, 0.3), (2500, 0.3))), Planted("all", (440.0, 1000.0))
+    exp = fx.explain(x, model, budget=1000, seed=0, stft=False)
+    assert set(exp.ranking[:2].tolist()) == bins(440, 1000)
+    assert exp.flips[0].flipped                                 # either alone is a cause
+    assert set(exp.sufficient.index) == bins(440, 1000)
+    _check_sets(exp, model, x)
+
+
+def test_a_band_below_20_hz():
+    x = tone_clip(2.0, tones=((12, 0.05), (15, 0.05), (440, 0.3)))
+    model = Planted("band", band=(0.0, 20.0), threshold=0.06)
+    exp = fx.explain(x, model, budget=1000, seed=0, stft=False)
+    assert exp.label == "yes"
+    top_hz = exp.hz(exp.ranking[:2])
+    assert np.all(top_hz < 20.0), top_hz
+    flipped = [f for f in exp.flips if f.flipped]
+    assert flipped and np.all(exp.hz(flipped[0].index) < 20.0)
+    assert np.all(exp.hz(exp.necessary.index) < 20.0)
+
+
+def test_complete_restores_the_confidence():
+    x, model = tone_clip(), Planted("one", (440.0,))
+    exp = fx.explain(x, model, budget=600, seed=0, stft=False)
+    assert exp.complete is not None
+    assert abs(exp.complete.confidence - exp.confidence) <= 0.01
+    assert set(exp.necessary.index) <= set(exp.complete.index)
+
+
+# -- saved outputs ---------------------------------------------------------------------------------
+
+def test_saved_outputs_reclassify_as_the_json_says(tmp_path):
+    x, model = tone_clip(), Planted("all", (440.0, 1000.0))
+    exp = fx.explain(x, model, budget=800, seed=3)
+    exp.save(tmp_path)
+    d = json.loads((tmp_path / "explanation.json").read_text())
+    for key in ("model", "labels_view", "sample_rate", "start", "duration", "n_samples", "n_bins",
+                "label", "confidence", "seed", "budget", "queries", "seconds", "budget_exhausted",
+                "responsibility_top", "sufficient", "necessary", "complete", "flips", "stft_flip"):
+        assert key in d
+    assert d["n_bins"] == N // 2 + 1 and len(d["responsibility_top"]) == 100
+    arrays = np.load(tmp_path / "sets.npz")
+    assert arrays["responsibility"].dtype == np.float32 and arrays["ranking"].dtype == np.int64
+    assert sorted(arrays["ranking"].tolist()) == list(range(N // 2 + 1))
+
+    def label_of(file):
+        wave, sr = sf.read(tmp_path / file, dtype="float32")
+        assert sr == SR and sf.info(str(tmp_path / file)).subtype == "FLOAT"
+        return model.labels[int(model.predict(wave[None]).argmax())]
+
+    assert label_of(d["sufficient"]["audio"]) == d["sufficient"]["label"] == d["label"]
+    assert label_of(d["necessary"]["audio_kept"]) == d["necessary"]["label_kept"] == d["label"]
+    assert label_of(d["necessary"]["audio_removed"]) == d["necessary"]["label_removed"] != d["label"]
+    assert label_of(d["complete"]["audio"]) == d["complete"]["label"]
+    for f in d["flips"]:
+        assert label_of(f["audio"]) == f["label"] and f["flipped"] == (f["label"] != d["label"])
+    assert label_of(d["stft_flip"]["audio"]) == d["stft_flip"]["label"] != d["label"]
+    np.testing.assert_array_equal(np.sort(arrays["necessary"]),
+                                  np.sort(exp.necessary.index))
+    again = fx.load_explanation(tmp_path)
+    for name, wave in exp.waves().items():
+        np.testing.assert_array_equal(wave, again.waves()[name])
+
+
+# -- seeds and budget ------------------------------------------------------------------------------
+
+def test_seeds_reproduce_and_differ():
+    x = tone_clip(tones=((440, 0.2), (1000, 0.3), (2500, 0.3)))
+    a = fx.explain(x, Planted("any", (440.0, 1000.0)), budget=300, seed=7)
+    b = fx.explain(x, Planted("any", (440.0, 1000.0)), budget=300, seed=7)
+    c = fx.explain(x, Planted("any", (440.0, 1000.0)), budget=300, seed=8)
+    np.testing.assert_array_equal(a.responsibility, b.responsibility)
+    np.testing.assert_array_equal(a.stft_responsibility, b.stft_responsibility)
+    assert a.to_dict()["flips"] == b.to_dict()["flips"]
+    assert not np.array_equal(a.responsibility, c.responsibility)
+
+
+@pytest.mark.parametrize("budget", [1, 20, 77, 250])
+def test_budget_is_never_exceeded(budget):
+    model = Planted("all", (440.0, 1000.0))
+    exp = fx.explain(tone_clip(), model, budget=budget, seed=0)
+    assert model.waves == exp.queries <= budget  # counted by the model itself
+    assert exp.budget_exhausted
+    d = exp.to_dict()
+    json.dumps(d, allow_nan=False)
+    for key in ("sufficient", "necessary", "complete"):
+        assert d[key] is not None or key in d["notes"]
+
+
+def test_progress_is_monotone_and_can_cancel():
+    seen = []
+    fx.explain(tone_clip(), Planted("one"), budget=200, progress=lambda f, m: seen.append(f))
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+    class Stop(Exception):
+        pass
+
+    def cancel(fraction, message):
+        if fraction > 0.2:
+            raise Stop
+    model = Planted("one")
+    with pytest.raises(Stop):
+        fx.explain(tone_clip(), model, budget=400, progress=cancel)
+    assert model.waves < 400
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+def test_bad_inputs_give_clear_errors():
+    model = Planted("one")
+    with pytest.raises(ValueError, match="non-finite"):
+        fx.explain(np.full(1000, np.nan, dtype=np.float32), model)
+    with pytest.raises(TypeError, match="audio must be"):
+        fx.explain([0.0] * 100, model)
+    with pytest.raises(TypeError, match="not a classifier"):
+        fx.explain(tone_clip(), object())
+    with pytest.raises(ValueError, match="budget"):
+        fx.explain(tone_clip(), model, budget=0)
+
+
+def test_resamples_audio_at_another_rate():
+    x = tone_clip()
+    audio = fx.Audio(np.interp(np.arange(0, N, 0.5), np.arange(N), x).astype(np.float32), 2 * SR)
+    exp = fx.explain(audio, Planted("one"), budget=300, stft=False)
+    assert exp.sample_rate == SR and exp.label == "yes"
