@@ -487,3 +487,26 @@ def test_fuzz_truncated_and_corrupted_real_files(kind, cut, flips, ext, start, d
 )
 def test_fuzz_random_bytes(head, body, ext):
     _assert_audio_or_error(head + body, ext, 0.0, None, SR)
+
+
+# ------------------------------------------------------------------------------------ shipped examples
+
+
+def test_shipped_examples_load():
+    import json
+
+    root = Path(__file__).resolve().parents[1] / "assets"
+    listing = json.loads((root / "examples" / "examples.json").read_text())
+    assert len(listing) >= 4
+    attribution = (root / "ATTRIBUTION.md").read_text()
+    total = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    assert total < 1_000_000
+    for item in listing:
+        assert {"file", "title", "author", "licence", "start", "duration"} <= set(item)
+        assert item["title"] in attribution and item["author"] in attribution
+        path = root / "examples" / item["file"]
+        assert path.stat().st_size < 200_000
+        a = load_audio(path, SR)
+        check_audio(a)
+        assert abs(a.duration - item["duration"]) < 0.01
+        assert np.sqrt(np.mean(a.samples**2)) > 0.01  # music, not near-silence
