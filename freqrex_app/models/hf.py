@@ -1,0 +1,81 @@
+"""Hugging Face audio-classification checkpoints as classifiers (optional extra ``[hf]``).
+
+``load_hf("path/to/folder")`` or ``load_hf("org/model-id")``: a local folder loads from disk;
+an id loads only from the local Hugging Face cache (``local_files_only``), never from the
+network. Scores are ``sigmoid(logits)`` when the config's ``problem_type`` is
+``multi_label_classification`` and ``softmax(logits)`` otherwise.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["HFClassifier", "load_hf"]
+
+
+class HFClassifier:
+    """Feature extractor + ``AutoModelForAudioClassification``, batched, in inference mode."""
+
+    def __init__(self, source: str, device: str | None = None, batch_size: int = 16):
+        try:
+            from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "Hugging Face models need the optional extra: pip install 'freqrex-app[hf]' "
+                f"(transformers is missing: {exc})"
+            ) from exc
+        local = Path(source).expanduser().is_dir()
+        kwargs = {} if local else {"local_files_only": True}
+        try:
+            self.extractor = AutoFeatureExtractor.from_pretrained(source, **kwargs)
+            model = AutoModelForAudioClassification.from_pretrained(source, **kwargs)
+        except OSError as exc:
+            where = "folder" if local else "id (looked up in the local Hugging Face cache only)"
+            raise ValueError(
+                f"cannot load Hugging Face audio classifier from {where} {source!r}: {exc}. "
+                "Nothing is downloaded: pass a local folder, or fetch the model into the cache first."
+            ) from exc
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.eval().to(self.device)
+        self.model.requires_grad_(False)
+        config = model.config
+        self.name = f"hf:{source}"
+        self.source = source
+        self.sample_rate = int(getattr(self.extractor, "sampling_rate", 16000))
+        self.labels = [str(config.id2label[i]) for i in range(config.num_labels)]
+        self.labels_view = "all"
+        self.multi_label = config.problem_type == "multi_label_classification"
+        self.batch_size = int(batch_size)
+        self.description = (
+            f"Hugging Face {config.model_type} audio classifier ({source}), {len(self.labels)} labels, "
+            f"{'sigmoid' if self.multi_label else 'softmax'} scores"
+        )
+        self.views = {"all": list(self.labels)}
+
+    def __repr__(self) -> str:
+        return f"HFClassifier({self.source!r}, device={str(self.device)!r})"
+
+    def predict(self, waves: np.ndarray) -> np.ndarray:
+        """Scores ``[B, n_labels]`` (float32) for float32 waves ``[B, N]`` at ``sample_rate``."""
+        x = np.asarray(waves, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None]
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), self.batch_size):
+                feats = self.extractor(
+                    list(x[i : i + self.batch_size]), sampling_rate=self.sample_rate,
+                    return_tensors="pt", padding=True,
+                )
+                feats = {k: v.to(self.device) for k, v in feats.items()}
+                logits = self.model(**feats).logits.float()
+                probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+                out.append(probs.cpu().numpy())
+        return np.concatenate(out).astype(np.float32)
+
+
+def load_hf(source: str, device: str | None = None) -> HFClassifier:
+    """A Hugging Face audio classifier from a local folder or a cached hub id (no download)."""
+    return HFClassifier(source, device=device)

@@ -1,0 +1,164 @@
+"""The musicnn taggers as classifiers (SPEC section 6): waves in, averaged tag scores out."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .melspec import MIN_SAMPLES, PATCH_FRAMES, SAMPLE_RATE, LogMel, n_patches, to_patches
+from .musicnn import build_network
+
+__all__ = ["MusicnnTagger", "pretrained_dir", "weights_info", "load_musicnn", "GENRES", "BUILTIN"]
+
+#: Built-in ids -> one-line descriptions.
+BUILTIN: dict[str, str] = {
+    "msd-musicnn": "musicnn (timbral/temporal CNN) trained on the Million Song Dataset, 50 tags",
+    "mtt-musicnn": "musicnn (timbral/temporal CNN) trained on MagnaTagATune, 50 tags",
+    "msd-vgg": "VGG-like CNN trained on the Million Song Dataset, 50 tags",
+    "mtt-vgg": "VGG-like CNN trained on MagnaTagATune, 50 tags",
+}
+
+#: The genre tags of each tag set (the ``genres`` labels view).
+GENRES: dict[str, list[str]] = {
+    "msd": [
+        "rock", "pop", "alternative", "indie", "electronic", "dance", "alternative rock", "jazz",
+        "metal", "chillout", "classic rock", "soul", "indie rock", "electronica", "folk", "punk",
+        "blues", "hard rock", "ambient", "experimental", "Hip-Hop", "country", "easy listening",
+        "funk", "electro", "heavy metal", "Progressive rock", "rnb", "indie pop", "House",
+    ],
+    "mtt": [
+        "classical", "techno", "electronic", "rock", "ambient", "indian", "opera", "pop",
+        "classic", "new age", "dance", "country", "metal",
+    ],
+}
+
+
+def pretrained_dir() -> Path:
+    """Where the weights live: ``$FREQREX_PRETRAINED`` or the repository's ``pretrained/``."""
+    env = os.environ.get("FREQREX_PRETRAINED")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "pretrained"
+
+
+@lru_cache(maxsize=None)
+def weights_info(model_id: str) -> dict[str, Any]:
+    """The JSON written beside ``<id>.safetensors`` by ``tools/convert_musicnn.py``."""
+    path = pretrained_dir() / f"{model_id}.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights metadata for {model_id!r} not found at {path}; run tools/convert_musicnn.py "
+            "or set FREQREX_PRETRAINED"
+        )
+    return json.loads(path.read_text())
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_NET_CACHE: dict[tuple[str, str], torch.nn.Module] = {}
+_NET_LOCK = threading.Lock()
+
+
+def _load_network(model_id: str, device: str) -> torch.nn.Module:
+    """The network with its weights (safetensors, no pickle), shared between loads."""
+    from safetensors.torch import load_file
+
+    key = (model_id, device)
+    with _NET_LOCK:
+        if key not in _NET_CACHE:
+            info = weights_info(model_id)
+            net = build_network(info["arch"], len(info["labels"]))
+            state = load_file(str(pretrained_dir() / f"{model_id}.safetensors"))
+            result = net.load_state_dict(state, strict=False)
+            bad = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+            if bad or result.unexpected_keys:
+                raise RuntimeError(f"{model_id}: weights do not match the network: missing {bad}, "
+                                   f"unexpected {result.unexpected_keys}")
+            net.requires_grad_(False)
+            _NET_CACHE[key] = net.eval().to(device)
+        return _NET_CACHE[key]
+
+
+class MusicnnTagger:
+    """A musicnn tagger: ``predict(waves [B, N] float32 at 16 kHz) -> scores [B, 50]``.
+
+    Each wave is turned into musicnn's log-mel (float32 log, see ``melspec``), cut into
+    non-overlapping 3 s patches of 187 frames (the tail that does not fill a patch is dropped,
+    as musicnn does), and the sigmoid tag scores are averaged over the patches. A wave shorter
+    than one patch (``MIN_SAMPLES`` = 47,616 samples, ~2.98 s) is zero-padded to one patch.
+    Patches run through the network in chunks of ``max_patches`` to bound memory. ``dtype``
+    ``"bfloat16"`` runs the network under autocast (the log-mel stays float32).
+    """
+
+    sample_rate: int = SAMPLE_RATE
+
+    def __init__(self, model_id: str, device: str | None = None, dtype: str = "float32",
+                 max_patches: int | None = None):
+        info = weights_info(model_id)
+        self.name = model_id
+        self.labels: list[str] = list(info["labels"])
+        self.labels_view = "all"
+        self.description = BUILTIN.get(model_id, info.get("source", ""))
+        self.roc_auc: float | None = info.get("roc_auc")
+        self.arch: str = info["arch"]
+        dataset = "msd" if model_id.startswith("msd") else "mtt"
+        self.views: dict[str, list[str]] = {"all": list(self.labels), "genres": list(GENRES[dataset])}
+        self.device = torch.device(device or _default_device())
+        if dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+        self.dtype = dtype
+        cuda = self.device.type == "cuda"
+        self.max_patches = int(max_patches or (256 if cuda else 16))
+        self.net = _load_network(model_id, str(self.device))
+        self.frontend = LogMel().to(self.device)
+        if cuda:
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+
+    def __repr__(self) -> str:
+        return f"MusicnnTagger({self.name!r}, device={str(self.device)!r}, dtype={self.dtype!r})"
+
+    def _network(self, patches: torch.Tensor) -> torch.Tensor:
+        if self.dtype == "bfloat16":
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                return torch.sigmoid(self.net(patches).float())
+        return torch.sigmoid(self.net(patches))
+
+    def patch_scores(self, waves: np.ndarray) -> np.ndarray:
+        """Sigmoid scores per patch ``[B, P, n_tags]`` (the musicnn taggram)."""
+        x = np.asarray(waves, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None]
+        if x.ndim != 2:
+            raise ValueError(f"waves must be [B, N], got shape {x.shape}")
+        if x.shape[1] < MIN_SAMPLES:
+            x = np.pad(x, ((0, 0), (0, MIN_SAMPLES - x.shape[1])))
+        b, n = x.shape
+        per_wave = n_patches(n)
+        waves_per_chunk = max(1, self.max_patches // per_wave)
+        out = np.empty((b, per_wave, len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, b, waves_per_chunk):
+                chunk = torch.from_numpy(np.ascontiguousarray(x[i : i + waves_per_chunk])).to(self.device)
+                patches = to_patches(self.frontend(chunk), PATCH_FRAMES)  # [b, P, 187, 96]
+                flat = patches.reshape(-1, PATCH_FRAMES, patches.shape[-1])
+                scores = torch.cat(
+                    [self._network(flat[j : j + self.max_patches]) for j in range(0, len(flat), self.max_patches)]
+                )
+                out[i : i + len(chunk)] = scores.reshape(len(chunk), per_wave, -1).float().cpu().numpy()
+        return out
+
+    def predict(self, waves: np.ndarray) -> np.ndarray:
+        """Tag scores ``[B, 50]`` in [0, 1] (float32), averaged over the 3 s patches of each wave."""
+        return self.patch_scores(waves).mean(axis=1, dtype=np.float32)
+
+
+def load_musicnn(model_id: str, device: str | None = None, dtype: str = "float32") -> MusicnnTagger:
+    """A built-in musicnn tagger by id (``msd-musicnn``, ``mtt-musicnn``, ``msd-vgg``, ``mtt-vgg``)."""
+    return MusicnnTagger(model_id, device=device, dtype=dtype)
