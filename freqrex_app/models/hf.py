@@ -26,17 +26,27 @@ class HFClassifier:
                 "Hugging Face models need the optional extra: pip install 'freqrex-app[hf]' "
                 f"(transformers is missing: {exc})"
             ) from exc
+        from transformers.utils import logging as hf_logging
+
         local = Path(source).expanduser().is_dir()
+        if local:
+            source = str(Path(source).expanduser())
         kwargs = {} if local else {"local_files_only": True}
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
         try:
             self.extractor = AutoFeatureExtractor.from_pretrained(source, **kwargs)
             model = AutoModelForAudioClassification.from_pretrained(source, **kwargs)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             where = "folder" if local else "id (looked up in the local Hugging Face cache only)"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(
-                f"cannot load Hugging Face audio classifier from {where} {source!r}: {exc}. "
-                "Nothing is downloaded: pass a local folder, or fetch the model into the cache first."
+                f"cannot load a Hugging Face audio classifier from {where} {source!r}: {first} "
+                "Nothing is downloaded: pass a local folder, or put the model in the cache first."
             ) from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval().to(self.device)
         self.model.requires_grad_(False)
