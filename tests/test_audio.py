@@ -92,6 +92,17 @@ def test_mp3_seek_matches_full_decode(tmp_path):
     assert abs(peak_hz(part16.samples, SR) - 523.0) < 1.0
 
 
+@pytest.mark.parametrize("fmt, subtype, rate", [("FLAC", "PCM_16", 44100), ("OGG", "VORBIS", 44100), ("OGG", "OPUS", 48000)])
+def test_multi_block_excerpt_matches_full_decode(tmp_path, fmt, subtype, rate):
+    # excerpts longer than one read block (2**18 frames) are read in several calls
+    rng = np.random.default_rng(3)
+    x = (0.2 * rng.standard_normal((9 * rate, 2))).astype(np.float32)
+    path = write(tmp_path / f"long.{subtype.lower()}", x, rate, format=fmt, subtype=subtype)
+    full, _ = sf.read(str(path), dtype="float32")
+    part = load_audio(path, rate, start=1.0, duration=7.0)
+    np.testing.assert_allclose(part.samples, full[rate : 8 * rate].mean(axis=1), atol=1e-6)
+
+
 def test_supported_formats_listed():
     for ext in (".wav", ".flac", ".ogg", ".mp3"):
         assert ext in SUPPORTED_FORMATS
@@ -260,6 +271,18 @@ def test_array_input_channels_first_and_uint8():
 def test_array_needs_source_rate():
     with pytest.raises(AudioError, match="source_rate"):
         load_audio(np.zeros(SR, np.float32), SR)
+
+
+def test_gradio_tuple_and_odd_arrays():
+    x = (sine(440, 8000, 1.0) * 32767).astype(np.int16)
+    a = load_audio((8000, x), SR)  # Gradio's numpy audio value, as it is
+    assert a.n_samples == SR and a.info["original_sample_rate"] == 8000
+    refuse("contradicts", (8000, x), SR, source_rate=16000)
+    refuse("no audio", np.zeros((0, 2), np.float32), SR, source_rate=SR)
+    refuse("no audio", np.zeros(0, np.float32), SR, source_rate=SR)
+    refuse("must hold numbers", np.array(["a"] * 10), SR, source_rate=SR)
+    refuse(r"\[samples\] or \[samples, channels\]", np.zeros((2, 2, 100), np.float32), SR, source_rate=SR)
+    np.testing.assert_allclose(load_audio(list(sine(300, SR, 1.0)), SR, source_rate=SR).samples, sine(300, SR, 1.0))
 
 
 # ------------------------------------------------------------------------------------ refusals

@@ -240,7 +240,7 @@ def _array_mono(data: np.ndarray) -> np.ndarray:
         raise AudioError(f"audio array must be [samples] or [samples, channels], got shape {data.shape}")
     # [samples, channels] as soundfile and Gradio give it; a short first axis with a longer
     # second one is taken as [channels, samples] (the librosa/torchaudio layout).
-    if data.shape[0] <= 16 and data.shape[1] > data.shape[0]:
+    if 0 < data.shape[0] <= 16 and data.shape[1] > data.shape[0]:
         data = data.T
     if data.shape[1] == 0:
         raise AudioError("audio array has no channels")
@@ -452,8 +452,8 @@ def load_audio(
             axis with a longer second one is read as ``[channels, samples]``), together with
             ``source_rate=``: integer arrays (int8/16/32, uint8 as in 8-bit WAV) are scaled
             to [-1, 1]; float arrays are taken as they are. This is how the app passes a
-            microphone recording (Gradio's ``(rate, data)``: ``load_audio(data, sr,
-            source_rate=rate)``).
+            microphone recording: ``load_audio(data, sr, source_rate=rate)``, or Gradio's
+            numpy value ``(rate, data)`` as it is: ``load_audio((rate, data), sr)``.
         sample_rate: the rate the model expects (Hz); the excerpt is resampled to it with
             soxr ('VHQ') when the source differs.
         start: seconds from the beginning of the source (rounded to the nearest source
@@ -492,7 +492,16 @@ def load_audio(
         "max_file_seconds": _check_seconds(max_file_seconds, "max_file_seconds", allow_zero=False),
         "max_excerpt_seconds": _check_seconds(max_excerpt_seconds, "max_excerpt_seconds", allow_zero=False),
     }
-    if isinstance(path, (np.ndarray, list)) and not isinstance(path, (str, bytes)):
+    if (
+        isinstance(path, tuple)
+        and len(path) == 2
+        and isinstance(path[0], (numbers.Integral, np.integer))
+        and isinstance(path[1], np.ndarray)
+    ):  # Gradio's numpy audio value: (rate, data)
+        if source_rate is not None and int(source_rate) != int(path[0]):
+            raise AudioError(f"source_rate={source_rate!r} contradicts the rate {path[0]} in the (rate, data) pair")
+        path, source_rate = path[1], path[0]
+    if isinstance(path, (np.ndarray, list)):
         return _load_array(path, sample_rate, source_rate, start, duration, **limits)
     return _load_file(_as_path(path), sample_rate, start, duration, **limits)
 
