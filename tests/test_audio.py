@@ -533,3 +533,32 @@ def test_shipped_examples_load():
         check_audio(a)
         assert abs(a.duration - item["duration"]) < 0.01
         assert np.sqrt(np.mean(a.samples**2)) > 0.01  # music, not near-silence
+
+
+# ------------------------------------------------------------------------------------ stderr
+
+
+def test_decoder_notes_kept_off_stderr(tmp_path, capfd):
+    buf = io.BytesIO()
+    sf.write(buf, sine(440, 22050, 2.0), 22050, format="MP3", subtype="MPEG_LAYER_III")
+    data = bytearray(buf.getvalue())
+    for i in range(600, len(data), 97):  # damage frame headers: libmpg123 complains on fd 2
+        data[i] = 0x55
+    (tmp_path / "damaged.mp3").write_bytes(bytes(data))
+    capfd.readouterr()
+    try:
+        load_audio(tmp_path / "damaged.mp3", SR, min_seconds=0.1)
+    except AudioError:
+        pass
+    assert capfd.readouterr().err == ""
+
+
+def test_quiet_decoder_passes_other_output(capfd):
+    import os
+
+    from freqrex_app.audio.io import _quiet_decoder
+
+    with _quiet_decoder():
+        os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00 at offset 1.\nkeep me\n")
+        os.write(2, b"[src/libmpg123/layer3.c:INT123_do_layer3():1774] error: part2_3_length\n")
+    assert capfd.readouterr().err == "keep me\n"

@@ -15,9 +15,14 @@ refused with a message naming the format and suggesting a conversion.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
+import re
+import sys
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +82,53 @@ _MAX_RATE = 1_536_000  # highest sample rate accepted (8 x 192 kHz)
 
 class AudioError(ValueError):
     """An input the audio stage refuses, with a one-line message for a person."""
+
+
+# --------------------------------------------------------------------------------------------
+# libmpg123 (inside libsndfile) writes notes straight to file descriptor 2 ("Note: Illegal
+# Audio-MPEG-Header ...", "[src/libmpg123/layer3.c:...] error: ..."), which would break the
+# command line's one-line errors. While a file is opened and read, fd 2 goes to a temporary
+# file; afterwards whatever else landed there (other threads' output) is written back and
+# only the decoder's lines are dropped.
+
+_STDERR_LOCK = threading.Lock()
+_DECODER_NOISE = re.compile(
+    rb"^(\[src/libmpg123/|\[[^\]]*mpg123[^\]]*\]|Note: |Warning: (Xing|Encountered|Real sample)|"
+    rb"\[[a-z_/]*\.c:[^\]]*\] (error|warning|note):)"
+)
+
+
+@contextlib.contextmanager
+def _quiet_decoder():
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            saved = None
+        if saved is None:
+            yield
+            return
+        sink = tempfile.TemporaryFile()
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            try:
+                sink.seek(0)
+                kept = [line for line in sink.read().splitlines(keepends=True) if not _DECODER_NOISE.match(line)]
+                if kept:
+                    os.write(2, b"".join(kept))
+            except OSError:
+                pass
+            finally:
+                sink.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,59 +401,62 @@ def _load_file(path: Path, sample_rate: int, start: float, duration: float | Non
     if not os.access(path, os.R_OK):
         raise AudioError(f"permission denied reading {path}")
 
-    try:
-        handle = sf.SoundFile(str(path), mode="r")
-    except Exception as exc:  # soundfile raises LibsndfileError, TypeError, RuntimeError...
-        raise _open_error(path, exc) from None
-
-    with handle:
+    # the C decoders (mpg123) print notes on stderr: keep them out of the one-line errors
+    with _quiet_decoder():
         try:
-            rate = int(handle.samplerate)
-            channels = int(handle.channels)
-            total = int(handle.frames)
-            fmt, subtype = str(handle.format), str(handle.subtype)
-        except Exception as exc:
+            handle = sf.SoundFile(str(path), mode="r")
+        except Exception as exc:  # soundfile raises LibsndfileError, TypeError, RuntimeError...
             raise _open_error(path, exc) from None
-        if not (0 < rate <= _MAX_RATE) or not (0 < channels <= 1024) or total < 0:
-            raise AudioError(
-                f"cannot read {name}: its header is invalid or corrupt ({rate} Hz, {channels} channels)"
-            )
-        first, count, short = _plan(total, rate, start, duration, what=name, **limits)
-        pre = _context_frames(first, rate, sample_rate)
-        post = 0
-        if rate != sample_rate:
-            post = min(total - (first + count), int(math.ceil(_CONTEXT_SECONDS * rate)))
-        want = pre + count + post
-        parts: list[np.ndarray] = []  # grown block by block: a lying header costs nothing
-        got = 0
-        # libsndfile's MP3 decoder outputs ~3 frames of wrong samples (zeros) after every seek
-        # (its bit reservoir is emptied), and soundfile seeks after each read() call. So an
-        # MP3 is read in a single call (at most 2 channels: bounded memory), starting a
-        # pre-roll early, and the pre-roll is dropped.
-        mp3 = fmt == "MP3"
-        skip = min(first - pre, _MP3_PREROLL) if mp3 else 0
-        block_frames = skip + want if mp3 else _BLOCK_FRAMES
-        try:
-            if first - pre - skip > 0:
-                handle.seek(first - pre - skip)
-            while got < want:
-                block = handle.read(min(block_frames, skip + want - got), dtype="float32", always_2d=True)
-                if skip:
-                    block, skip = block[skip:], 0
-                n = int(block.shape[0])
-                if n == 0:
-                    break
-                parts.append(block[:, 0].copy() if channels == 1 else block.mean(axis=1, dtype=np.float64).astype(np.float32))
-                got += n
-                if mp3:
-                    break
-        except AudioError:
-            raise
-        except Exception as exc:
-            raise AudioError(
-                f"cannot read {name} ({fmt}): the file is corrupt or truncated "
-                f"({' '.join(str(exc).split())[:120] or type(exc).__name__})"
-            ) from None
+
+        with handle:
+            try:
+                rate = int(handle.samplerate)
+                channels = int(handle.channels)
+                total = int(handle.frames)
+                fmt, subtype = str(handle.format), str(handle.subtype)
+            except Exception as exc:
+                raise _open_error(path, exc) from None
+            if not (0 < rate <= _MAX_RATE) or not (0 < channels <= 1024) or total < 0:
+                raise AudioError(
+                    f"cannot read {name}: its header is invalid or corrupt ({rate} Hz, {channels} channels)"
+                )
+            first, count, short = _plan(total, rate, start, duration, what=name, **limits)
+            pre = _context_frames(first, rate, sample_rate)
+            post = 0
+            if rate != sample_rate:
+                post = min(total - (first + count), int(math.ceil(_CONTEXT_SECONDS * rate)))
+            want = pre + count + post
+            parts: list[np.ndarray] = []  # grown block by block: a lying header costs nothing
+            got = 0
+            # libsndfile's MP3 decoder outputs ~3 frames of wrong samples (zeros) after every seek
+            # (its bit reservoir is emptied), and soundfile seeks after each read() call. So an
+            # MP3 is read in a single call (at most 2 channels: bounded memory), starting a
+            # pre-roll early, and the pre-roll is dropped.
+            mp3 = fmt == "MP3"
+            skip = min(first - pre, _MP3_PREROLL) if mp3 else 0
+            block_frames = skip + want if mp3 else _BLOCK_FRAMES
+            try:
+                if first - pre - skip > 0:
+                    handle.seek(first - pre - skip)
+                while got < want:
+                    block = handle.read(min(block_frames, skip + want - got), dtype="float32", always_2d=True)
+                    if skip:
+                        block, skip = block[skip:], 0
+                    n = int(block.shape[0])
+                    if n == 0:
+                        break
+                    parts.append(block[:, 0].copy() if channels == 1 else block.mean(axis=1, dtype=np.float64).astype(np.float32))
+                    got += n
+                    if mp3:
+                        break
+            except AudioError:
+                raise
+            except Exception as exc:
+                raise AudioError(
+                    f"cannot read {name} ({fmt}): the file is corrupt or truncated "
+                    f"({' '.join(str(exc).split())[:120] or type(exc).__name__})"
+                ) from None
+
     if got < pre + count:
         # the header promised more frames than the data holds (truncated file)
         real = got - pre
