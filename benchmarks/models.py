@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Throughput of the built-in taggers: clips per second per model, for 10 s and 30 s excerpts,
+across batch sizes, in float32 and bfloat16, with the agreement of top-1 labels between the two.
+
+    python benchmarks/models.py                       # the example excerpts in assets/examples
+    python benchmarks/models.py --music-dir DIR       # excerpts cut from the audio files in DIR
+    python benchmarks/models.py --models msd-musicnn --batches 1 16 --durations 10
+
+Each excerpt is a distinct stretch of real music (the files are read in order and cut into
+consecutive excerpts; with few files, excerpts are taken with overlap). A batch of size B cycles
+through them. Timings are the best of ``--repeats`` calls of ``predict`` after a warm-up call.
+Top-1 agreement compares float32 and bfloat16 on every distinct excerpt, over all 50 tags and
+over the ``genres`` view. Prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3", ".opus"}
+
+
+def load_stream(music_dir: Path, sample_rate: int, max_seconds: float) -> list[np.ndarray]:
+    """Mono float32 tracks at ``sample_rate`` from the audio files under ``music_dir``."""
+    from freqrex_app.audio.io import load_audio
+
+    files = sorted(p for p in music_dir.rglob("*") if p.suffix.lower() in AUDIO_EXT)
+    tracks, total = [], 0.0
+    for path in files:
+        try:
+            audio = load_audio(path, sample_rate=sample_rate, duration=min(120.0, max_seconds))
+        except Exception as exc:  # unreadable file: skip it
+            print(f"skipping {path.name}: {exc}", file=sys.stderr)
+            continue
+        tracks.append(audio.samples)
+        total += audio.duration
+        if total >= max_seconds:
+            break
+    if not tracks:
+        raise SystemExit(f"no readable audio under {music_dir}")
+    return tracks
+
+
+def excerpts(tracks: list[np.ndarray], seconds: float, count: int, sample_rate: int) -> np.ndarray:
+    """``count`` distinct excerpts of ``seconds`` (consecutive, overlapping if there is too little music)."""
+    stream = np.concatenate(tracks)
+    n = int(seconds * sample_rate)
+    if len(stream) < n:
+        stream = np.tile(stream, int(np.ceil(n / len(stream))))
+    span = len(stream) - n
+    starts = np.unique(np.linspace(0, span, num=count).astype(np.int64)) if count > 1 else np.array([0])
+    return np.stack([stream[s : s + n] for s in starts]).astype(np.float32)
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="*", default=None, help="model ids (default: the four built-in)")
+    ap.add_argument("--durations", nargs="*", type=float, default=[10.0, 30.0])
+    ap.add_argument("--batches", nargs="*", type=int, default=[1, 8, 32])
+    ap.add_argument("--dtypes", nargs="*", default=["float32", "bfloat16"])
+    ap.add_argument("--music-dir", type=Path, default=ROOT / "assets" / "examples")
+    ap.add_argument("--clips", type=int, default=32, help="distinct excerpts per duration (agreement)")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    import freqrex_app.models as M
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ids = args.models or [m for m in M.list_models() if m in {"msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg"}]
+    tracks = load_stream(args.music_dir, 16000, max(args.durations) * args.clips)
+    clips = {d: excerpts(tracks, d, args.clips, 16000) for d in args.durations}
+
+    rows = []
+    for model_id in ids:
+        loaded = {dt: M.load_model(model_id, device=args.device, dtype=dt) for dt in args.dtypes}
+        device = str(next(iter(loaded.values())).device)
+        genres = [loaded[args.dtypes[0]].labels.index(g) for g in M.model_info(model_id)["views"]["genres"]]
+        for d in args.durations:
+            distinct = clips[d]
+            scores = {dt: m.predict(distinct) for dt, m in loaded.items()}
+            agree = agree_g = maxdiff = None
+            if "float32" in scores and "bfloat16" in scores:
+                a, b = scores["float32"], scores["bfloat16"]
+                agree = float(np.mean(a.argmax(1) == b.argmax(1)))
+                agree_g = float(np.mean(a[:, genres].argmax(1) == b[:, genres].argmax(1)))
+                maxdiff = float(np.abs(a - b).max())
+            for batch in args.batches:
+                waves = distinct[np.arange(batch) % len(distinct)]
+                rate = {}
+                for dt, m in loaded.items():
+                    seconds = best_time(lambda: m.predict(waves), args.repeats)
+                    rate[dt] = batch / seconds
+                rows.append((model_id, d, batch, rate, agree, agree_g, maxdiff, len(distinct)))
+                print(f"{model_id} {d:.0f}s batch {batch}: "
+                      + ", ".join(f"{dt} {r:.2f} clips/s" for dt, r in rate.items()), file=sys.stderr, flush=True)
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, device {device}, load average at the end {load:.1f}; "
+          f"excerpts from {args.music_dir.name}/\n")
+    head = "| model | excerpt | batch | " + " | ".join(f"{dt} clips/s" for dt in args.dtypes)
+    head += " | top-1 agreement fp32 vs bf16 (all tags / genres) | max abs score diff | excerpts |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for model_id, d, batch, rate, agree, agree_g, maxdiff, n in rows:
+        cells = [model_id, f"{d:.0f} s", str(batch)] + [f"{rate[dt]:.2f}" for dt in args.dtypes]
+        cells += [f"{agree:.0%} / {agree_g:.0%}" if agree is not None else "-",
+                  f"{maxdiff:.3f}" if maxdiff is not None else "-", str(n)]
+        print("| " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
