@@ -4,8 +4,9 @@ All inputs are generated here (MP3 too: the bundled libsndfile writes MPEG Layer
 """
 from __future__ import annotations
 
+import atexit
 import io
-import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -470,7 +471,8 @@ def _real_files() -> dict[str, bytes]:
 
 
 REAL = _real_files()
-FUZZ_DIR = Path(tempfile.mkdtemp(prefix="freqrex_fuzz_"))
+FUZZ_DIR = Path(tempfile.mkdtemp(prefix="freqrex_fuzz_"))  # hypothesis and tmp_path don't mix
+atexit.register(shutil.rmtree, FUZZ_DIR, ignore_errors=True)
 
 
 def _assert_audio_or_error(data: bytes, ext: str, start: float, duration: float | None, rate: int) -> None:
