@@ -113,6 +113,12 @@ class StftSpace:
         self.fill = complex(fill)
         self.magnitude = self.stft.abs().numpy().astype(np.float32)
         self.root: Region = (0, self.shape[0], 0, self.shape[1])
+        # overlap-added squared window, as torch.istft divides by it
+        env = torch.zeros(self.n_samples + self.n_fft * 2, dtype=torch.float32)
+        at = (torch.arange(self.shape[1]) * self.hop)[None, :] + torch.arange(self.n_fft)[:, None]
+        env.index_add_(0, at.reshape(-1), (self._window ** 2)[:, None].expand_as(at).reshape(-1))
+        self._envelope = env[self.n_fft // 2:self.n_fft // 2 + self.n_samples].clamp_min(1e-11)
+        self._full = self._istft(self.stft)  # the unmodified reconstruction
 
     def hz(self, freq_bins: np.ndarray | int) -> np.ndarray:
         return np.asarray(freq_bins) * self.sample_rate / self.n_fft
@@ -149,22 +155,63 @@ class StftSpace:
                                length=self.n_samples)
         return wave.numpy().astype(np.float32, copy=False)
 
+    def _overlap_add(self, parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> np.ndarray:
+        """Inverse STFT of sparse columns: ``(cols [freq, T], frame ids [T])`` pairs, fill 0.
+
+        Only the given frames are inverted and overlap-added (the sum torch.istft makes,
+        normalised by the same window envelope), so a few frames cost almost nothing.
+        """
+        half = self.n_fft // 2
+        out = torch.zeros(self.n_samples + 2 * half + self.n_fft, dtype=torch.float32)
+        with torch.inference_mode():
+            for cols, frame_ids in parts:
+                frames = torch.fft.irfft(cols, n=self.n_fft, dim=0) * self._window[:, None]
+                at = (frame_ids * self.hop)[None, :] + torch.arange(self.n_fft)[:, None]
+                out.index_add_(0, at.reshape(-1), frames.reshape(-1))
+            wave = out[half:half + self.n_samples] / self._envelope
+        return wave.numpy().astype(np.float32, copy=False)
+
+    def _narrow(self, n_frames: int) -> bool:
+        return self.fill == 0 and n_frames <= self.shape[1] // 2
+
     def regions_wave(self, regions: Sequence[Region]) -> np.ndarray:
-        spec = torch.full(self.shape, self.fill, dtype=self.stft.dtype)
+        """The inverse STFT keeping only ``regions`` (frame-locally when they are narrow)."""
+        if not self._narrow(sum(t1 - t0 for _, _, t0, t1 in regions)):
+            spec = torch.full(self.shape, self.fill, dtype=self.stft.dtype)
+            for f0, f1, t0, t1 in regions:
+                spec[f0:f1, t0:t1] = self.stft[f0:f1, t0:t1]
+            return self._istft(spec)
+        parts = []
         for f0, f1, t0, t1 in regions:
-            spec[f0:f1, t0:t1] = self.stft[f0:f1, t0:t1]
-        return self._istft(spec)
+            cols = torch.zeros((self.shape[0], t1 - t0), dtype=self.stft.dtype)
+            cols[f0:f1] = self.stft[f0:f1, t0:t1]
+            parts.append((cols, torch.arange(t0, t1)))
+        return self._overlap_add(parts)
 
     def keep(self, index: np.ndarray) -> np.ndarray:
-        spec = torch.full(self.shape, self.fill, dtype=self.stft.dtype).reshape(-1)
-        idx = torch.from_numpy(np.asarray(index, dtype=np.int64))
-        spec[idx] = self.stft.reshape(-1)[idx]
-        return self._istft(spec.reshape(self.shape))
+        index = np.asarray(index, dtype=np.int64)
+        freq, frame = np.divmod(index, self.shape[1])
+        frame_ids, col = np.unique(frame, return_inverse=True)
+        if not self._narrow(frame_ids.size):
+            spec = torch.full(self.shape, self.fill, dtype=self.stft.dtype).reshape(-1)
+            idx = torch.from_numpy(index)
+            spec[idx] = self.stft.reshape(-1)[idx]
+            return self._istft(spec.reshape(self.shape))
+        cols = torch.zeros((self.shape[0], frame_ids.size), dtype=self.stft.dtype)
+        f, c, t = (torch.from_numpy(a) for a in (freq, col, frame))
+        cols[f, c] = self.stft[f, t]
+        return self._overlap_add([(cols, torch.from_numpy(frame_ids))])
 
     def remove(self, index: np.ndarray) -> np.ndarray:
-        spec = self.stft.clone().reshape(-1)
-        spec[torch.from_numpy(np.asarray(index, dtype=np.int64))] = self.fill
-        return self._istft(spec.reshape(self.shape))
+        """The full STFT with cells ``index`` removed: istft(S) - keep(index), by linearity."""
+        index = np.asarray(index, dtype=np.int64)
+        touched = np.zeros(self.shape[1], dtype=bool)
+        touched[index % self.shape[1]] = True
+        if not self._narrow(int(touched.sum())):
+            spec = self.stft.clone().reshape(-1)
+            spec[torch.from_numpy(index)] = self.fill
+            return self._istft(spec.reshape(self.shape))
+        return self._full - self.keep(index)
 
     def empty_wave(self) -> np.ndarray:
         return self.regions_wave([])
