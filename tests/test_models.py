@@ -257,3 +257,12 @@ def test_fx_level_api():
     assert fx.list_models()[0] == "msd-musicnn"
     assert fx.model_info("mtt-musicnn")["views"]["genres"][0] == "classical"
 
+
+
+def test_device_selection():
+    model = load_model("msd-vgg", device="cpu")
+    assert str(model.device) == "cpu"
+    if not torch.cuda.is_available():
+        assert str(load_model("msd-vgg").device) == "cpu"  # default: CUDA only when present
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            load_model("msd-vgg", device="cuda")

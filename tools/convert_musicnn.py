@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         info = read_result(pkg / musicnn_name / "experiment.result")
         weights = args.out / f"{model_id}.safetensors"
         save_file(state, str(weights), metadata={"model": model_id, "arch": arch, "source": f"musicnn 0.1.0 {musicnn_name}"})
+        weights.chmod(0o644)
         meta = {
             "id": model_id,
             "arch": arch,

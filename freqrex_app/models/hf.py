@@ -47,7 +47,9 @@ class HFClassifier:
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        from .taggers import resolve_device
+
+        self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.model.requires_grad_(False)
         config = model.config

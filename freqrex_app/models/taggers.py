@@ -14,7 +14,7 @@ import torch
 from .melspec import MIN_SAMPLES, PATCH_FRAMES, SAMPLE_RATE, LogMel, n_patches, to_patches
 from .musicnn import build_network
 
-__all__ = ["MusicnnTagger", "pretrained_dir", "weights_info", "load_musicnn", "GENRES", "BUILTIN"]
+__all__ = ["MusicnnTagger", "pretrained_dir", "weights_info", "load_musicnn", "resolve_device", "GENRES", "BUILTIN"]
 
 #: Built-in ids -> one-line descriptions.
 BUILTIN: dict[str, str] = {
@@ -57,8 +57,21 @@ def weights_info(model_id: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def resolve_device(device: str | None) -> torch.device:
+    """``None``: CUDA when present, else CPU. A CUDA device without CUDA is a ``ValueError``."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
+    return dev
+
+
+def _configure_threads() -> None:
+    """``$FREQREX_THREADS`` sets torch's intra-op threads (default: torch's, one per core)."""
+    threads = os.environ.get("FREQREX_THREADS")
+    if threads and threads.isdigit() and int(threads) > 0 and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
 
 
 _NET_CACHE: dict[tuple[str, str], torch.nn.Module] = {}
@@ -109,7 +122,8 @@ class MusicnnTagger:
         self.arch: str = info["arch"]
         dataset = "msd" if model_id.startswith("msd") else "mtt"
         self.views: dict[str, list[str]] = {"all": list(self.labels), "genres": list(GENRES[dataset])}
-        self.device = torch.device(device or _default_device())
+        self.device = resolve_device(device)
+        _configure_threads()
         if dtype not in ("float32", "bfloat16"):
             raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
         self.dtype = dtype
