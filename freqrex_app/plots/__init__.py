@@ -16,6 +16,7 @@ from .figures import (
     perturbation,
     responsibility,
     responsibility_spectrogram,
+    source_waveform,
     spectrum_sets,
     waveform,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "perturbation",
     "responsibility",
     "responsibility_spectrogram",
+    "source_waveform",
     "spectrum_sets",
     "waveform",
 ]

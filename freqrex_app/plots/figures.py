@@ -19,7 +19,7 @@ from ._common import (
     style_log_hz,
 )
 
-__all__ = ["waveform", "responsibility", "spectrum_sets", "responsibility_spectrogram",
+__all__ = ["waveform", "source_waveform", "responsibility", "spectrum_sets", "responsibility_spectrogram",
            "perturbation", "PERTURBATIONS"]
 
 #: Perturbations :func:`perturbation` draws (keys of ``Explanation.waves()``), with a title.
@@ -74,6 +74,32 @@ def waveform(exp):
     ax.set_title(f"{name}  ·  {exp.audio.duration:.1f} s at {exp.sample_rate} Hz", fontsize=10,
                  loc="left")
     _clean(ax)
+    return fig
+
+
+def source_waveform(samples: np.ndarray, sample_rate: int, start: float = 0.0,
+                    duration: float | None = None, title: str = ""):
+    """A whole source (min/max envelope) with the excerpt ``[start, start + duration)`` shaded,
+    for choosing the excerpt before explaining."""
+    samples = np.asarray(samples, dtype=np.float32)
+    total = samples.shape[0] / sample_rate
+    end = total if duration is None else min(total, start + duration)
+    fig = new_figure(10, 1.9, top=0.3, bottom=0.45)
+    ax = fig.add_subplot()
+    _draw_envelope(ax, samples, sample_rate, 0.0, PALETTE["spectrum"], "source", alpha=0.8)
+    first, last = int(start * sample_rate), int(end * sample_rate)
+    if last > first:
+        part = samples[first:last]
+        _draw_envelope(ax, part, sample_rate, first / sample_rate, PALETTE["changed"], "excerpt",
+                       cols=max(50, int(1600 * (last - first) / max(samples.shape[0], 1))))
+        ax.set_xlim(0, total)
+    ax.axvspan(start, end, color=PALETTE["changed"], alpha=0.08, lw=0)
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_yticks([])
+    ax.set_title(title or f"excerpt {start:.1f}-{end:.1f} s of {total:.1f} s", fontsize=9,
+                 loc="left")
+    _clean(ax)
+    ax.spines["left"].set_visible(False)
     return fig
 
 
@@ -225,7 +251,7 @@ def responsibility_spectrogram(exp):
     if hmax > 0:
         norm = heat / hmax
         rgba = _HEAT(norm)
-        rgba[..., 3] = 0.88 * np.clip((norm - 0.05) / 0.95, 0, 1) ** 1.5
+        rgba[..., 3] = 0.72 * np.clip((norm - 0.05) / 0.95, 0, 1) ** 1.5
         ax.imshow(rgba, origin="lower", aspect="auto", extent=extent, interpolation="nearest")
     style_log_hz(ax, edges[0], edges[-1], notes=False, axis="y")
     ax.set_xlabel("time (s)")

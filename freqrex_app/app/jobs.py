@@ -1,0 +1,395 @@
+"""One explanation job: load the excerpt, run the engine, write every output into the job's
+folder, draw the perturbation figures and zip it all. Shared by the UI and the API endpoint.
+
+Nothing here knows about Gradio: errors are :class:`JobError` (one line for a person) and
+cancellation is a callable that returns True when the job should stop.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import threading
+import time
+import uuid
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .limits import Limits
+
+log = logging.getLogger("freqrex.app")
+
+__all__ = ["JobError", "Cancelled", "Job", "run_job", "prepare_job", "load_model_cached",
+           "resolve_model_id", "PERTURBATION_NAMES", "perturbation_rows", "sets_rows",
+           "new_job_dir", "cleanup_jobs", "hf_available", "model_views", "SpeedMeter"]
+
+#: Display names of the perturbations, in the order of the buttons.
+PERTURBATION_NAMES: dict[str, str] = {
+    "sufficient": "Sufficient",
+    "necessary_kept": "Necessary kept",
+    "necessary_removed": "Necessary removed",
+    "complete": "Complete",
+    **{f"flip_{k}": f"Flip-{k}" for k in range(1, 6)},
+    "stft_flip": "STFT flip",
+}
+
+
+class JobError(Exception):
+    """A problem with the input or the model, in one line meant for a person."""
+
+
+class Cancelled(Exception):
+    """The user pressed Cancel."""
+
+
+def hf_available() -> bool:
+    return importlib.util.find_spec("transformers") is not None
+
+
+# -------------------------------------------------------------------------------------------
+# models
+
+
+_MODELS: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_MODELS_LOCK = threading.Lock()
+_MAX_MODELS = 4
+
+
+def resolve_model_id(model: str | None, hf_id: str | None = None) -> str:
+    """The model id to load: the Hugging Face field wins when filled. Only built-in ids and
+    Hugging Face ids are accepted (never local paths or Python factories in a public app)."""
+    from .. import models
+
+    hf_id = (hf_id or "").strip()
+    if hf_id:
+        source = hf_id[3:] if hf_id.startswith("hf:") else hf_id
+        if not hf_available():
+            raise JobError("Hugging Face models need the optional extra: pip install 'freqrex-app[hf]'")
+        if (not source or source.startswith(("/", ".", "~")) or ".." in source
+                or "\\" in source or source.count("/") > 1):
+            raise JobError(f"not a Hugging Face model id: {hf_id!r} (expected 'org/name')")
+        return f"hf:{source}"
+    model = (model or "").strip()
+    if not model:
+        raise JobError("choose a model")
+    if model.startswith("hf:"):
+        return resolve_model_id(None, model)
+    if model not in models.list_models():
+        raise JobError(f"unknown model {model!r}; available: {', '.join(models.list_models())}")
+    return model
+
+
+def model_views(model_id: str) -> list[str]:
+    """Labels views of a model (built-in: without loading weights)."""
+    from .. import models
+
+    if model_id in models.list_models():
+        return list(models.model_info(model_id)["views"])
+    return ["all"]
+
+
+def load_model_cached(model_id: str, labels_view: str):
+    """A loaded classifier, kept for the next job (a few at most)."""
+    from .. import models
+
+    key = (model_id, labels_view)
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            _MODELS.move_to_end(key)
+            return _MODELS[key]
+        try:
+            model = models.load_model(model_id, labels_view=labels_view)
+        except (ValueError, ImportError, OSError) as exc:
+            raise JobError(_one_line(exc)) from exc
+        _MODELS[key] = model
+        while len(_MODELS) > _MAX_MODELS:
+            _MODELS.popitem(last=False)
+        return model
+
+
+class SpeedMeter:
+    """Seconds per model call per second of audio, learnt from finished jobs (for estimates)."""
+
+    def __init__(self, prior: float = 0.012):
+        self._rate: dict[str, float] = {}
+        self.prior = prior
+
+    def update(self, model_id: str, predict_seconds: float, queries: int, duration: float) -> None:
+        if queries <= 0 or duration <= 0 or predict_seconds <= 0:
+            return
+        rate = predict_seconds / queries / duration
+        old = self._rate.get(model_id)
+        self._rate[model_id] = rate if old is None else 0.5 * old + 0.5 * rate
+
+    def estimate(self, model_id: str, calls: int, duration: float) -> float:
+        return self._rate.get(model_id, self.prior) * calls * max(duration, 0.5) * 1.15
+
+
+SPEED = SpeedMeter()
+
+
+# -------------------------------------------------------------------------------------------
+# job folders
+
+
+def new_job_dir(limits: Limits) -> Path:
+    root = limits.cache / "jobs"
+    root.mkdir(parents=True, exist_ok=True)
+    cleanup_jobs(limits)
+    path = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+def cleanup_jobs(limits: Limits) -> int:
+    """Delete job folders older than the TTL, and the oldest beyond ``max_jobs``."""
+    root = limits.cache / "jobs"
+    if not root.is_dir():
+        return 0
+    dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    now = time.time()
+    doomed = [p for p in dirs if now - p.stat().st_mtime > limits.job_ttl_s]
+    rest = [p for p in dirs if p not in doomed]
+    doomed += rest[: max(0, len(rest) - limits.max_jobs + 1)]
+    for p in doomed:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(doomed)
+
+
+# -------------------------------------------------------------------------------------------
+# the job
+
+
+@dataclass
+class Job:
+    """A finished explanation and its files."""
+
+    exp: Any
+    folder: Path
+    files: dict[str, Path]
+    zip_path: Path | None
+    notes: dict[str, str] = field(default_factory=dict)
+    model_id: str = ""
+    wall_seconds: float = 0.0
+
+    def perturbation_png(self, name: str) -> Path | None:
+        p = self.files.get(f"perturbation_{name}")
+        return p if p is not None and p.exists() else None
+
+    def all_notes(self) -> dict[str, str]:
+        return {**dict(self.exp.notes), **self.notes}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def load_excerpt(path: str | None, sample_rate: int, start: float, duration: float,
+                 limits: Limits):
+    """The excerpt as the model hears it, within the playground's limits."""
+    from ..audio import AudioError, load_audio
+
+    if not path:
+        raise JobError("no audio: upload a file (WAV, FLAC, OGG or MP3) or record one first")
+    p = Path(path)
+    if not p.exists():
+        raise JobError("the uploaded file is gone from the server; upload it again")
+    if p.stat().st_size == 0:
+        raise JobError("the uploaded file is empty (0 bytes)")
+    if p.stat().st_size > limits.max_upload_mb * 1024 * 1024:
+        raise JobError(f"the file is larger than the {limits.max_upload_mb:g} MB limit")
+    try:
+        duration = float(duration)
+        start = float(start)
+    except (TypeError, ValueError):
+        raise JobError("start and duration must be numbers of seconds") from None
+    if duration > limits.max_excerpt_s + 1e-6:
+        raise JobError(f"the excerpt is {duration:g} s long; this server explains at most "
+                       f"{limits.max_excerpt_s:g} s at a time")
+    try:
+        return load_audio(p, sample_rate=sample_rate, start=start, duration=duration,
+                          max_file_seconds=limits.max_source_s,
+                          max_excerpt_seconds=limits.max_excerpt_s)
+    except AudioError as exc:
+        raise JobError(_one_line(exc)) from exc
+
+
+def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: float = 0.0,
+            duration: float = 10.0, budget: int = 1000, seed: int = 0, stft: bool = True,
+            limits: Limits, progress: Callable[[float, str], None] | None = None,
+            cancelled: Callable[[], bool] | None = None) -> Job:
+    """Explain an excerpt and write every output (see :func:`prepare_job`)."""
+    from ..engine import explain
+    from ..engine.oracle import ModelError
+
+    t0 = time.perf_counter()
+    try:
+        budget = int(budget)
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise JobError("budget and seed must be whole numbers") from None
+    if budget < 50:
+        raise JobError(f"a budget of {budget} model calls is too small (at least 50)")
+    if budget > limits.max_budget:
+        raise JobError(f"a budget of {budget:,} model calls is above this server's limit of "
+                       f"{limits.max_budget:,}")
+    views = model_views(model_id)
+    if labels_view not in views:
+        raise JobError(f"model {model_id} has no labels view {labels_view!r}; "
+                       f"choose one of: {', '.join(views)}")
+    model = load_model_cached(model_id, labels_view)
+    audio = load_excerpt(audio_path, model.sample_rate, start, duration, limits)
+
+    def on_progress(fraction: float, message: str) -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled()
+        if progress is not None:
+            progress(0.9 * fraction, message)
+
+    try:
+        exp = explain(audio, model, budget=budget, seed=seed, stft=bool(stft),
+                      progress=on_progress)
+    except Cancelled:
+        raise
+    except ModelError as exc:
+        raise JobError(f"the model failed: {_one_line(exc)}") from exc
+    except ValueError as exc:
+        raise JobError(_one_line(exc)) from exc
+    SPEED.update(model_id, exp.predict_seconds, exp.queries, audio.duration)
+    if progress is not None:
+        progress(0.92, "drawing the figures and writing the sounds")
+    job = prepare_job(exp, new_job_dir(limits), model_id=model_id)
+    job.wall_seconds = time.perf_counter() - t0
+    return job
+
+
+def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = None) -> Job:
+    """Write ``exp`` into ``folder`` (JSON, sets, WAVs, figures), draw each perturbation and zip
+    it all. A rendering that fails is noted; the rest is kept."""
+    from .. import plots
+
+    folder = Path(folder)
+    notes: dict[str, str] = {}
+    try:
+        files = dict(exp.save(folder))
+    except Exception as exc:  # keep whatever was written
+        log.exception("saving the explanation failed")
+        notes["save"] = f"some outputs could not be written: {_one_line(exc)}"
+        files = {p.stem: p for p in folder.iterdir() if p.is_file()}
+    waves = exp.waves()
+    for name in PERTURBATION_NAMES:
+        if name not in waves:
+            continue
+        path = folder / f"perturbation_{name}.png"
+        try:
+            fig = plots.perturbation(exp, name)
+            fig.savefig(path, dpi=100)
+            files[f"perturbation_{name}"] = path
+        except Exception as exc:
+            log.exception("perturbation figure %s failed", name)
+            notes[f"figure_perturbation_{name}"] = f"could not draw {path.name}: {_one_line(exc)}"
+    stem = stem or _stem(exp)
+    zip_path = folder / f"freqrex-{stem}.zip"
+    try:
+        with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for p in sorted(folder.iterdir()):
+                if p.is_file() and p != zip_path:
+                    zf.write(p, arcname=f"freqrex-{stem}/{p.name}")
+    except Exception as exc:
+        log.exception("zip failed")
+        notes["zip"] = f"could not write the zip: {_one_line(exc)}"
+        zip_path = None
+    return Job(exp=exp, folder=folder, files=files, zip_path=zip_path, notes=notes,
+               model_id=model_id or exp.model)
+
+
+def _stem(exp) -> str:
+    src = Path(exp.audio.source).stem if exp.audio.source else "clip"
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in src)[:40] or "clip"
+    return f"{safe}-{exp.label}".replace(" ", "-")
+
+
+# -------------------------------------------------------------------------------------------
+# tables
+
+
+def _snr(exp, wave) -> float:
+    from ..engine.manipulations import snr_db
+
+    return snr_db(exp.audio.samples, wave)
+
+
+def _fmt_snr(v: float | None) -> str:
+    if v is None or not np.isfinite(v):
+        return "-"
+    return f"{v:.1f}"
+
+
+def perturbation_info(exp, name: str) -> dict[str, Any] | None:
+    """Label, confidence, SNR (dB), size and whether the label changed, for one perturbation."""
+    labels = exp.labels
+    waves = exp.waves()
+    if name not in waves:
+        return None
+    if name == "sufficient":
+        s = exp.sufficient
+        label, conf, size, unit = labels[s.label], s.confidence, len(s.index), "bins kept"
+    elif name == "complete":
+        c = exp.complete
+        label, conf, size, unit = labels[c.label], c.confidence, len(c.index), "bins kept"
+    elif name == "necessary_kept":
+        n = exp.necessary
+        label, conf, size, unit = labels[n.label_kept], n.confidence_kept, len(n.index), "bins kept"
+    elif name == "necessary_removed":
+        n = exp.necessary
+        label, conf, size, unit = (labels[n.label_removed], n.confidence_removed, len(n.index),
+                                   "bins removed")
+    elif name.startswith("flip_"):
+        k = int(name.split("_")[1])
+        f = next(f for f in exp.flips if f.k == k)
+        label, conf, size, unit = labels[f.label], f.confidence, len(f.index), "bins removed"
+    else:
+        f = exp.stft_flip
+        label, conf, size, unit = labels[f.label], f.confidence, len(f.index), "STFT cells removed"
+    return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,
+            "confidence": float(conf), "snr_db": _snr(exp, waves[name]), "size": int(size),
+            "unit": unit, "changed": label != exp.label}
+
+
+def perturbation_rows(exp) -> list[list[Any]]:
+    rows = []
+    for name, title in PERTURBATION_NAMES.items():
+        info = perturbation_info(exp, name)
+        if info is None:
+            reason = exp.notes.get(name.split("_")[0] if name.startswith("necessary") else
+                                   ("flips" if name.startswith("flip_") else name), "not found")
+            rows.append([title, "-", "-", "-", "-", reason])
+            continue
+        rows.append([title, f"{info['size']:,} {info['unit']}", info["label"],
+                     f"{info['confidence']:.3f}", _fmt_snr(info["snr_db"]),
+                     "label changed" if info["changed"] else "same label"])
+    return rows
+
+
+def sets_rows(exp) -> list[list[Any]]:
+    rows = []
+    for key, title, found in (("sufficient", "S  sufficient", exp.sufficient),
+                              ("necessary", "SN  sufficient + necessary", exp.necessary),
+                              ("complete", "complete (SN + A)", exp.complete)):
+        if found is None:
+            rows.append([title, "-", "-", "-", exp.notes.get(key, "not found")])
+            continue
+        idx = found.index
+        rows.append([title, f"{len(idx):,}", f"{len(idx) / exp.n_bins:.4%}",
+                     f"{exp.energy_fraction(idx):.2%}", ""])
+    if exp.adjustment is not None and exp.complete is not None:
+        a = exp.adjustment
+        rows.append(["A  adjustment", f"{len(a):,}", f"{len(a) / exp.n_bins:.4%}",
+                     f"{exp.energy_fraction(a):.2%}", ""])
+    return rows

@@ -1,0 +1,94 @@
+"""Playground limits and budget presets, each overridable by an environment variable.
+
+| variable                     | default | what                                              |
+|------------------------------|---------|---------------------------------------------------|
+| ``FREQREX_MAX_UPLOAD_MB``    | 50      | largest upload (MB)                               |
+| ``FREQREX_MAX_SOURCE_S``     | 600     | longest source file (seconds)                     |
+| ``FREQREX_MAX_EXCERPT_S``    | 30      | longest excerpt explained (seconds)               |
+| ``FREQREX_DEFAULT_EXCERPT_S``| 10      | excerpt duration proposed after an upload         |
+| ``FREQREX_MAX_BUDGET``       | 3000    | most model calls one job may spend                |
+| ``FREQREX_CONCURRENCY``      | 1       | explanations running at once                      |
+| ``FREQREX_QUEUE_SIZE``       | 16      | jobs waiting in the queue before new ones are refused |
+| ``FREQREX_JOB_TTL_S``        | 7200    | age after which a job's files are deleted          |
+| ``FREQREX_MAX_JOBS``         | 64      | job folders kept on disk                           |
+| ``FREQREX_CACHE``            | ``<tmp>/freqrex-app`` | where job files are written          |
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Limits", "PRESETS", "DEFAULT_PRESET", "get_limits"]
+
+#: Budget presets: name -> model calls.
+PRESETS: dict[str, int] = {"quick": 300, "standard": 1000, "thorough": 3000}
+DEFAULT_PRESET = "standard"
+
+
+def _env(name: str, default: float, cast=float):
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return cast(default)
+    try:
+        value = cast(float(raw))
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"environment variable {name}={raw!r} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_mb: float = 50.0
+    max_source_s: float = 600.0
+    max_excerpt_s: float = 30.0
+    default_excerpt_s: float = 10.0
+    max_budget: int = 3000
+    concurrency: int = 1
+    queue_size: int = 16
+    job_ttl_s: float = 7200.0
+    max_jobs: int = 64
+    cache: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "freqrex-app")
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        cache = os.environ.get("FREQREX_CACHE") or str(Path(tempfile.gettempdir()) / "freqrex-app")
+        max_excerpt = _env("FREQREX_MAX_EXCERPT_S", 30.0)
+        return cls(
+            max_upload_mb=_env("FREQREX_MAX_UPLOAD_MB", 50.0),
+            max_source_s=_env("FREQREX_MAX_SOURCE_S", 600.0),
+            max_excerpt_s=max_excerpt,
+            default_excerpt_s=min(_env("FREQREX_DEFAULT_EXCERPT_S", 10.0), max_excerpt),
+            max_budget=_env("FREQREX_MAX_BUDGET", 3000, int),
+            concurrency=_env("FREQREX_CONCURRENCY", 1, int),
+            queue_size=_env("FREQREX_QUEUE_SIZE", 16, int),
+            job_ttl_s=_env("FREQREX_JOB_TTL_S", 7200.0),
+            max_jobs=_env("FREQREX_MAX_JOBS", 64, int),
+            cache=Path(cache),
+        )
+
+    @property
+    def max_file_size(self) -> str:
+        """For ``Blocks.launch(max_file_size=...)``."""
+        return f"{int(self.max_upload_mb * 1024 * 1024)}b"
+
+    def presets(self) -> dict[str, int]:
+        """The presets, each capped at the per-job budget."""
+        return {name: min(calls, self.max_budget) for name, calls in PRESETS.items()}
+
+    def table(self) -> list[tuple[str, str]]:
+        return [
+            ("largest upload", f"{self.max_upload_mb:g} MB"),
+            ("longest source file", f"{self.max_source_s / 60:g} min"),
+            ("longest excerpt", f"{self.max_excerpt_s:g} s"),
+            ("model calls per job", f"{self.max_budget:,}"),
+            ("explanations at once", str(self.concurrency)),
+            ("queue length", str(self.queue_size)),
+        ]
+
+
+def get_limits() -> Limits:
+    return Limits.from_env()

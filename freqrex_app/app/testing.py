@@ -1,0 +1,32 @@
+"""Serve the real app in this process on a free port, for tests and demos.
+
+>>> url, demo = serve_in_thread(Limits(cache=tmp_path))
+>>> Client(url).predict(handle_file("clip.ogg"), "msd-musicnn", api_name="/explain")
+>>> demo.close()
+"""
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from .limits import Limits
+from .ui import build_app, launch_options
+
+__all__ = ["free_port", "serve_in_thread"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve_in_thread(limits: Limits | None = None, *, host: str = "127.0.0.1",
+                    port: int | None = None, warm: bool = False, **kwargs: Any):
+    """Build the app and launch it without blocking; returns ``(url, demo)``."""
+    demo = build_app(limits, warm=warm)
+    port = port or free_port(host)
+    opts = {**launch_options(demo.freqrex_limits, host, port), "prevent_thread_lock": True,
+            "quiet": True, **kwargs}
+    demo.launch(**opts)
+    return f"http://{host}:{port}/", demo

@@ -1,0 +1,175 @@
+"""The app end to end: the real server (in this process, on a free port), the real built-in
+model, the Gradio Python client. No mocks of the engine or the models."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+from freqrex_app.app.limits import Limits  # noqa: E402
+from freqrex_app.app.testing import serve_in_thread  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
+MODEL = "msd-musicnn"
+
+SPEC_KEYS = {"model", "labels_view", "sample_rate", "start", "duration", "n_samples", "n_bins",
+             "label", "confidence", "seed", "budget", "queries", "seconds", "budget_exhausted",
+             "responsibility_top", "sufficient", "necessary", "complete", "flips", "stft_flip",
+             "notes"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("app-cache")
+    limits = Limits(max_source_s=40.0, max_excerpt_s=10.0, default_excerpt_s=5.0,
+                    max_budget=400, max_upload_mb=3.0, concurrency=1, queue_size=8,
+                    cache=cache)
+    url, demo = serve_in_thread(limits)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from freqrex_app import load_model
+
+    return load_model(MODEL, labels_view="genres")
+
+
+def test_the_explain_endpoint_is_named_and_documented(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    endpoint = api["named_endpoints"]["/explain"]
+    params = endpoint["parameters"]
+    assert [p["parameter_name"] for p in params[:2]] == ["audio", "model"]
+    assert not params[0]["parameter_has_default"]
+    assert all(p["parameter_has_default"] for p in params[1:])
+    assert [p["parameter_name"] for p in params] == [
+        "audio", "model", "labels_view", "start", "duration", "budget", "seed", "stft"]
+    assert len(endpoint["returns"]) == 3
+    # the UI's own events are not part of the public API
+    assert list(api["named_endpoints"]) == ["/explain"]
+
+
+@pytest.mark.slow
+def test_explain_real_music_and_the_audio_reclassifies_as_reported(client, model, tmp_path):
+    explanation, files, zip_path = client.predict(
+        handle_file(str(CLIP)), MODEL, start=2.0, duration=5.0, budget=150, seed=0,
+        api_name="/explain")
+
+    # the JSON (SPEC section 5)
+    assert isinstance(explanation, dict)
+    assert SPEC_KEYS <= set(explanation)
+    assert explanation["model"] == MODEL and explanation["labels_view"] == "genres"
+    assert explanation["sample_rate"] == model.sample_rate
+    assert explanation["start"] == pytest.approx(2.0)
+    assert explanation["duration"] == pytest.approx(5.0)
+    assert explanation["n_bins"] == explanation["n_samples"] // 2 + 1
+    assert 0 < explanation["queries"] <= 150
+    assert explanation["label"] in model.labels
+    assert len(explanation["responsibility_top"]) == 100
+    assert [f["k"] for f in explanation["flips"]] == [1, 2, 3, 4, 5]
+    assert explanation["stft_flip"] is None or explanation["stft_flip"]["n_fft"] == 1024
+
+    by_name = {Path(f).name: Path(f) for f in files}
+    assert "explanation.json" in by_name and "original.wav" in by_name
+    assert json.loads(by_name["explanation.json"].read_text())["label"] == explanation["label"]
+
+    # the original is the excerpt the model heard
+    from freqrex_app import load_audio
+
+    original, rate = sf.read(by_name["original.wav"], dtype="float32")
+    assert rate == model.sample_rate
+    excerpt = load_audio(CLIP, sample_rate=model.sample_rate, start=2.0, duration=5.0)
+    np.testing.assert_array_equal(original, excerpt.samples)
+
+    def classify(name: str) -> tuple[str, float]:
+        wave, sr = sf.read(by_name[name], dtype="float32")
+        assert sr == model.sample_rate and wave.ndim == 1
+        scores = np.asarray(model.predict(wave[None]))[0]
+        return model.labels[int(scores.argmax())], float(scores.max())
+
+    label, conf = classify("original.wav")
+    assert label == explanation["label"]
+    assert conf == pytest.approx(explanation["confidence"], abs=1e-4)
+
+    checked = 0
+    for flip in explanation["flips"]:
+        label, conf = classify(flip["audio"])
+        assert label == flip["label"], flip
+        assert conf == pytest.approx(flip["confidence"], abs=1e-4)
+        assert flip["flipped"] == (label != explanation["label"])
+        checked += 1
+    if explanation["stft_flip"]:
+        label, _ = classify(explanation["stft_flip"]["audio"])
+        assert label == explanation["stft_flip"]["label"] != explanation["label"]
+        checked += 1
+    if explanation["sufficient"]:
+        assert classify(explanation["sufficient"]["audio"])[0] == explanation["label"]
+        checked += 1
+    if explanation["necessary"]:
+        n = explanation["necessary"]
+        assert classify(n["audio_kept"])[0] == n["label_kept"] == explanation["label"]
+        assert classify(n["audio_removed"])[0] == n["label_removed"] != explanation["label"]
+        checked += 1
+    assert checked >= 5
+
+    # the zip holds everything
+    with zipfile.ZipFile(zip_path) as zf:
+        names = {Path(n).name for n in zf.namelist()}
+    assert {"explanation.json", "sets.npz", "original.wav", "waveform.png",
+            "responsibility.png", "spectrum_sets.png"} <= names
+    assert {f["audio"] for f in explanation["flips"]} <= names
+    assert any(n.startswith("perturbation_") for n in names)
+
+
+def _expect_error(client, path, match: str, **kwargs):
+    kwargs = {"model": MODEL, "budget": 60, **kwargs}
+    with pytest.raises(Exception) as info:
+        client.predict(handle_file(str(path)), api_name="/explain", **kwargs)
+    assert match.lower() in str(info.value).lower(), str(info.value)
+    return str(info.value)
+
+
+def test_bad_uploads_give_a_message_and_the_server_keeps_serving(client, tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio at all\n" * 50)
+    _expect_error(client, text, "format")
+
+    empty = tmp_path / "empty.ogg"
+    empty.write_bytes(b"")
+    _expect_error(client, empty, "empty")
+
+    long_clip = tmp_path / "long.wav"  # 45 s source; this server accepts at most 40 s
+    rng = np.random.default_rng(0)
+    sf.write(long_clip, (0.1 * rng.standard_normal(45 * 8000)).astype(np.float32), 8000)
+    _expect_error(client, long_clip, "limit")
+
+    _expect_error(client, CLIP, "at most 10 s", duration=20.0)  # excerpt over the limit
+    _expect_error(client, CLIP, "budget", budget=100_000)      # over the per-job budget
+    _expect_error(client, CLIP, "unknown model", model="no-such-model")
+    _expect_error(client, CLIP, "unknown model", model="os:system")  # no factories from the web
+    _expect_error(client, CLIP, "past the end", start=30.0)
+
+    big = tmp_path / "big.wav"  # over the 3 MB upload limit of this server
+    sf.write(big, np.zeros(1_000_000, dtype=np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(Exception):
+        client.predict(handle_file(str(big)), MODEL, budget=60, api_name="/explain")
+
+    # still serving: a real (tiny) explanation goes through
+    explanation, files, _ = client.predict(handle_file(str(CLIP)), MODEL, duration=1.0,
+                                           budget=60, stft=False, api_name="/explain")
+    assert explanation["queries"] <= 60 and explanation["stft_flip"] is None
+    assert any(Path(f).name == "flip_1.wav" for f in files)

@@ -1,0 +1,59 @@
+"""Precompute the explanations of the example clips shipped with the app.
+
+    python tools/precompute_examples.py [--model msd-musicnn] [--labels-view genres]
+                                        [--budget 1000] [--seed 0] [--only STEM ...]
+
+For each clip in ``assets/examples/examples.json`` it runs the engine on the whole clip and
+keeps only ``explanation.json`` and ``sets.npz`` in ``assets/precomputed/<stem>/``: the app
+rebuilds the sounds and figures from them (no model call), so the examples are instant and
+work offline.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from freqrex_app import explain, load_audio, load_model  # noqa: E402
+from freqrex_app.app.examples import PRECOMPUTED_DIR, list_examples  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="msd-musicnn")
+    ap.add_argument("--labels-view", default="genres")
+    ap.add_argument("--budget", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", nargs="*", default=None, help="stems of the clips to redo")
+    args = ap.parse_args(argv)
+
+    model = load_model(args.model, labels_view=args.labels_view)
+    for ex in list_examples():
+        if args.only and ex.stem not in args.only:
+            continue
+        audio = load_audio(ex.path, sample_rate=model.sample_rate)
+        t0 = time.perf_counter()
+        exp = explain(audio, model, budget=args.budget, seed=args.seed, stft=True)
+        out = PRECOMPUTED_DIR / ex.stem
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            exp.save(tmp, figures=False)
+            for name in ("explanation.json", "sets.npz"):
+                shutil.copyfile(Path(tmp) / name, out / name)
+        flips = " ".join(f"{f.k}:{'Y' if f.flipped else 'n'}" for f in exp.flips)
+        print(f"{ex.stem}: {exp.label} ({exp.confidence:.2f}), {exp.queries} calls, "
+              f"{time.perf_counter() - t0:.0f} s, flips {flips}, "
+              f"stft {'Y' if exp.stft_flip else 'n'}, notes {exp.notes}", flush=True)
+    size = sum(p.stat().st_size for p in PRECOMPUTED_DIR.rglob("*") if p.is_file())
+    print(f"assets/precomputed: {size / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
