@@ -48,7 +48,7 @@ def conv_relu_bn_pool(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
                  stride or conv.stride, conv.padding, conv.dilation, conv.groups)
     m = pool(z)
     shape = (1, -1) + (1,) * (m.dim() - 2)
-    return torch.relu(m * sign.view(shape)) * scale.view(shape) + shift.view(shape)
+    return (m * sign.view(shape)).relu_().mul_(scale.view(shape)).add_(shift.view(shape))
 
 
 class _FreqPooledConv(nn.Module):
