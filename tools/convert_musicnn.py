@@ -3,14 +3,16 @@
 
 TensorFlow is a dependency of this tool only (never of the app or its tests). Run it in a
 separate environment that has tensorflow (2.15 still ships ``tf.compat.v1.layers``), torch,
-safetensors, librosa and soundfile, plus the musicnn wheel installed with ``--no-deps``::
+safetensors, librosa and soundfile, and the musicnn 0.1.0 wheel::
 
     python3 -m venv /work/tfenv
     /work/tfenv/bin/pip install tensorflow-cpu==2.15.1 "numpy<2" librosa soundfile safetensors torch==2.13.0
     pip download musicnn==0.1.0 --no-deps -d /tmp/musicnn_whl
-    /work/tfenv/bin/pip install --no-deps /tmp/musicnn_whl/musicnn-0.1.0-py3-none-any.whl
     apt-get download wesnoth-1.16-music asc-music && dpkg -x ... /tmp/debmusic   # real music
-    /work/tfenv/bin/python tools/convert_musicnn.py --music-root /tmp/debmusic
+    /work/tfenv/bin/python tools/convert_musicnn.py \
+        --wheel /tmp/musicnn_whl/musicnn-0.1.0-py3-none-any.whl --music-root /tmp/debmusic
+
+(or install the wheel with ``pip install --no-deps`` and leave out ``--wheel``).
 
 For each model it builds the ORIGINAL graph (``musicnn.models.define_model``), restores the
 checkpoint shipped in the wheel, maps every variable to the torch port
@@ -191,6 +193,9 @@ def patches_of(logmel: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--wheel", type=Path, default=None,
+                    help="musicnn-0.1.0-py3-none-any.whl (from `pip download musicnn==0.1.0 --no-deps`); "
+                         "unpacked to a temporary folder and used instead of an installed musicnn")
     ap.add_argument("--musicnn-dir", type=Path, default=None,
                     help="the musicnn package folder (default: the installed musicnn)")
     ap.add_argument("--music-root", type=Path, default=Path("/tmp/debmusic"),
@@ -202,6 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.wheel is not None:
+        import tempfile
+        import zipfile
+
+        unpacked = Path(tempfile.mkdtemp(prefix="musicnn_wheel_"))
+        with zipfile.ZipFile(args.wheel) as zf:
+            zf.extractall(unpacked)
+        args.musicnn_dir = unpacked / "musicnn"
     if args.musicnn_dir is not None:
         sys.path.insert(0, str(args.musicnn_dir.resolve().parent))
     import musicnn
