@@ -11,6 +11,7 @@ work offline.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -44,8 +45,10 @@ def main(argv=None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             exp.save(tmp, figures=False)
-            for name in ("explanation.json", "sets.npz"):
-                shutil.copyfile(Path(tmp) / name, out / name)
+            shutil.copyfile(Path(tmp) / "sets.npz", out / "sets.npz")
+            # compact JSON: the STFT flip's cell list can be long
+            meta = json.loads((Path(tmp) / "explanation.json").read_text())
+            (out / "explanation.json").write_text(json.dumps(meta, separators=(",", ":")))
         flips = " ".join(f"{f.k}:{'Y' if f.flipped else 'n'}" for f in exp.flips)
         print(f"{ex.stem}: {exp.label} ({exp.confidence:.2f}), {exp.queries} calls, "
               f"{time.perf_counter() - t0:.0f} s, flips {flips}, "

@@ -9,7 +9,7 @@ from .jobs import SPEED, Job, perturbation_info
 from .limits import Limits
 
 __all__ = ["headline_html", "facts_md", "labels_md", "estimate_md", "perturbation_md",
-           "notes_md", "top_scores"]
+           "notes_md", "top_scores", "pct"]
 
 
 def _fmt_seconds(s: float) -> str:
@@ -18,6 +18,17 @@ def _fmt_seconds(s: float) -> str:
     if s < 90:
         return f"{s:.0f} s"
     return f"{s / 60:.1f} min"
+
+
+def pct(x: float) -> str:
+    """A share as a percentage with enough digits to be informative."""
+    if x <= 0:
+        return "0%"
+    if x < 0.001:
+        return f"{x:.4%}"
+    if x < 0.01:
+        return f"{x:.3%}"
+    return f"{x:.1%}"
 
 
 def headline_html(job: Job) -> str:
@@ -54,8 +65,8 @@ def facts_md(job: Job) -> str:
             lines.append(f"{name}: not found ({exp.notes.get(key, 'no reason given')})")
         else:
             idx = found.index
-            lines.append(f"{name}: **{len(idx):,} bins** ({len(idx) / exp.n_bins:.4%} of bins, "
-                         f"{exp.energy_fraction(idx):.1%} of energy)")
+            lines.append(f"{name}: **{len(idx):,} bins** ({pct(len(idx) / exp.n_bins)} of bins, "
+                         f"{pct(exp.energy_fraction(idx))} of energy)")
     flipped = [f.k for f in exp.flips if f.flipped]
     if flipped:
         lines.append(f"Removing the top **{flipped[0]}** frequenc{'y' if flipped[0] == 1 else 'ies'} "

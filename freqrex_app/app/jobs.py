@@ -256,6 +256,7 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
         exp = explain(audio, model, budget=budget, seed=seed, stft=bool(stft),
                       progress=on_progress)
     except Cancelled:
+        log.info("job cancelled after the user asked")
         raise
     except ModelError as exc:
         raise JobError(f"the model failed: {_one_line(exc)}") from exc
@@ -357,6 +358,8 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
     else:
         f = exp.stft_flip
         label, conf, size, unit = labels[f.label], f.confidence, len(f.index), "STFT cells removed"
+    if size == 1:
+        unit = unit.replace("bins", "bin").replace("cells", "cell")
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,
             "confidence": float(conf), "snr_db": _snr(exp, waves[name]), "size": int(size),
             "unit": unit, "changed": label != exp.label}
@@ -373,8 +376,14 @@ def perturbation_rows(exp) -> list[list[Any]]:
             continue
         rows.append([title, f"{info['size']:,} {info['unit']}", info["label"],
                      f"{info['confidence']:.3f}", _fmt_snr(info["snr_db"]),
-                     "label changed" if info["changed"] else "same label"])
+                     "changed" if info["changed"] else "same"])
     return rows
+
+
+def pct(x: float) -> str:
+    from .handlers import pct as _pct
+
+    return _pct(x)
 
 
 def sets_rows(exp) -> list[list[Any]]:
@@ -386,10 +395,10 @@ def sets_rows(exp) -> list[list[Any]]:
             rows.append([title, "-", "-", "-", exp.notes.get(key, "not found")])
             continue
         idx = found.index
-        rows.append([title, f"{len(idx):,}", f"{len(idx) / exp.n_bins:.4%}",
-                     f"{exp.energy_fraction(idx):.2%}", ""])
+        rows.append([title, f"{len(idx):,}", pct(len(idx) / exp.n_bins),
+                     pct(exp.energy_fraction(idx)), ""])
     if exp.adjustment is not None and exp.complete is not None:
         a = exp.adjustment
-        rows.append(["A  adjustment", f"{len(a):,}", f"{len(a) / exp.n_bins:.4%}",
-                     f"{exp.energy_fraction(a):.2%}", ""])
+        rows.append(["A  adjustment", f"{len(a):,}", pct(len(a) / exp.n_bins),
+                     pct(exp.energy_fraction(a)), ""])
     return rows

@@ -383,8 +383,10 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                 return gr.update(visible=False, value=None), gr.update(), gr.update()
             try:
                 src = _read_source(audio, limits)
-            except Exception as exc:
-                raise _error(exc) from None
+            except Exception as exc:  # a toast, and the inputs stay usable
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable file"
+                gr.Warning(text, title="Cannot use this file", duration=12)
+                return gr.update(visible=False, value=None), gr.update(), gr.update()
             total = src.duration
             new_dur = min(limits.default_excerpt_s, limits.max_excerpt_s, total)
             new_start = 0.0
@@ -463,7 +465,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                         api_visibility="private", show_progress="hidden")
         for evt in (audio_in.upload, audio_in.stop_recording):
             evt(on_upload, [audio_in, start, duration], [preview, start, duration],
-                api_visibility="private", concurrency_limit=4)
+                api_visibility="private", concurrency_limit=4, show_progress="hidden")
         audio_in.clear(on_clear, None, [preview], api_visibility="private")
         for comp in (start, duration):
             comp.release(on_excerpt, [audio_in, start, duration], [preview],
