@@ -196,3 +196,26 @@ def test_precomputed_example_is_instant(server, driver):
     assert examples[0].path.name in driver.find_element(By.ID, "headline").text
     _shot(driver, "app-example", full=True)
     assert time.time() - t0 < 90
+
+
+def test_cancel_stops_the_job(server, driver, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="freqrex.app")
+    _open(driver, server)
+    _upload(driver, CLIP)
+    WebDriverWait(driver, 60).until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, "#excerpt-preview img")))
+    field = driver.find_element(By.CSS_SELECTOR, "#duration input[type=number]")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("10", Keys.TAB)
+    time.sleep(0.5)
+    _click(driver, "explain-btn")
+    time.sleep(4.0)
+    _shot(driver, "app-progress")
+    _click(driver, "cancel-btn")
+    WebDriverWait(driver, 30, poll_frequency=0.5).until(
+        lambda d: any("cancelled" in r.getMessage() for r in caplog.records))
+    time.sleep(1.0)
+    assert driver.find_element(By.ID, "placeholder").is_displayed()
+    assert not driver.find_elements(By.CSS_SELECTOR, "#fig-spectrogram img")
