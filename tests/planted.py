@@ -38,6 +38,7 @@ class Planted:
         self.rule, self.freqs, self.threshold, self.band = rule, freqs, threshold, band
         self.calls = 0
         self.waves = 0
+        self.batch_sizes: list[int] = []
 
     def amplitudes(self, waves: np.ndarray) -> np.ndarray:
         n = waves.shape[1]
@@ -52,6 +53,7 @@ class Planted:
         assert waves.ndim == 2 and waves.dtype == np.float32
         self.calls += 1
         self.waves += waves.shape[0]
+        self.batch_sizes.append(waves.shape[0])
         present = self.amplitudes(waves) > self.threshold
         yes = present.all(axis=1) if self.rule in ("one", "all", "band") else present.any(axis=1)
         margin = np.abs(self.amplitudes(waves) - self.threshold).min(axis=1)

@@ -191,6 +191,16 @@ def test_budget_is_never_exceeded(budget):
         assert d[key] is not None or key in d["notes"]
 
 
+def test_mutants_are_batched_across_nodes_and_iterations():
+    model = Planted("all", (440.0, 1000.0))
+    exp = fx.explain(tone_clip(), model, budget=600, seed=0, stft=False, batch_size=32)
+    search_calls = model.batch_sizes[1:1 + exp.search["frequency"]["nodes"]]
+    assert max(model.batch_sizes) <= 32
+    assert model.batch_sizes[1] == 30  # the first call: the roots of two iterations (15 each)
+    assert sum(model.batch_sizes[1:]) == exp.queries - 1
+    assert len(search_calls) and np.mean(search_calls) > 15
+
+
 def test_progress_is_monotone_and_can_cancel():
     seen = []
     fx.explain(tone_clip(), Planted("one"), budget=200, progress=lambda f, m: seen.append(f))

@@ -83,17 +83,32 @@ class _Node:
     context: tuple = field(compare=False)
     band: tuple = field(compare=False)
     depth: int = field(compare=False)
+    parts: list | None = field(default=None, compare=False)  # drawn once, when first needed
+
+
+@dataclass
+class _Iteration:
+    """One random partition tree: its own seed, best-first frontier and share of the budget."""
+
+    rng: np.random.Generator
+    heap: list
+    share: float
+    spent: int = 0
+    nodes: int = 0
+    cut: bool = False  # stopped by the budget with nodes left
 
 
 def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
                           budget: float = math.inf, iterations: int = 4, min_width: int = 1,
                           max_nodes: int = 2000, extend: bool = False,
-                          max_iterations: int = 64, descend: str = "sufficient") -> SearchResult:
+                          max_iterations: int = 64, descend: str = "sufficient",
+                          parallel: int | None = None) -> SearchResult:
     """Sum responsibility over ``space`` for the classification ``target``.
 
     ``budget`` bounds the queries of this search (the oracle bounds the whole explanation);
-    each of the ``iterations`` gets an equal share, and what one leaves passes to the next.
-    With ``extend`` (and a finite budget), further iterations run while budget is left.
+    each of the ``iterations`` may spend an equal share. With ``extend`` (and a finite budget)
+    further iterations run while budget is left. ``parallel`` iterations (default: as many as
+    fill one batch) run side by side, and the mutants of their best nodes share model calls.
 
     ``descend`` picks the parts refined at the next level: ``"sufficient"`` (SPEC: each part
     of the smallest passing subset, with the subset's other parts as context),
@@ -104,94 +119,132 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
         raise ValueError(f"descend must be 'sufficient', 'counterfactual' or 'both', not {descend!r}")
     resp = np.zeros(space.shape, dtype=np.float64)
     start = oracle.queries
-    nodes = max_depth = done_iterations = 0
-    finest = space.n_features
-    exhausted = False
     counter = itertools.count()
     batch_cap = oracle.batch_size
+    parallel = parallel or max(1, batch_cap // 15)
     min_split = 2 * min_width if space.ndim == 1 else 2  # smallest band that can still be split
+    share = budget / max(1, iterations)
+    stats = {"nodes": 0, "max_depth": 0, "finest": space.n_features, "done": 0}
+    active: list[_Iteration] = []
+    started, exhausted = 0, False
 
-    it = 0
-    while it < iterations or (extend and math.isfinite(budget) and it < max_iterations):
-        spent = oracle.queries - start
-        last = it >= iterations - 1
-        share = (budget - spent) / (1 if last else iterations - it)
-        if share < 15 or oracle.left < 15:  # not even one node of 4 parts
-            exhausted = exhausted or it < iterations
+    def room() -> float:
+        return min(budget - (oracle.queries - start), oracle.left)
+
+    def may_start() -> bool:
+        if started >= max_iterations:
+            return False
+        return started < iterations or (extend and math.isfinite(budget))
+
+    while True:
+        while len(active) < parallel and may_start() and room() >= 15:
+            active.append(_Iteration(np.random.default_rng([seed, started]),
+                                     [_Node((-1.0, 0, next(counter)), (), space.root, 0)], share))
+            started += 1
+        if not active:
+            exhausted = exhausted or started < iterations
             break
-        rng = np.random.default_rng([seed, it])
-        it_start, it_nodes = oracle.queries, 0
-        heap = [_Node((-1.0, 0, next(counter)), (), space.root, 0)]
-        while heap and it_nodes < max_nodes:
-            # Take nodes best-first until the batch is full; each brings 2^p - 1 mutants.
-            batch, waves = [], []
-            while heap and len(waves) < batch_cap and it_nodes < max_nodes:
-                node = heap[0]
-                parts = space.split(node.band, rng, min_width)
-                n_mut = (1 << len(parts)) - 1 if parts else 0
-                room = min(budget - (oracle.queries - start), oracle.left)
-                if not last:
-                    room = min(room, share - (oracle.queries - it_start))
-                if n_mut + len(waves) > room:
-                    if not waves:  # this iteration's share (or the whole budget) is spent
-                        exhausted = True
-                        heap.clear()
-                    break
-                heapq.heappop(heap)
-                if not parts:
+        # Fill one batch: the best node of each iteration in turn; 2^p - 1 mutants per node.
+        batch, waves, pending = [], [], {id(itx): 0 for itx in active}
+        while len(waves) < batch_cap:
+            added = False
+            for itx in active:
+                node = _next_node(itx, space, min_width)
+                if node is None:
                     continue
-                base = space.regions_wave(node.context) if node.context else space.empty_wave()
-                part_waves = [space.regions_wave([p]) for p in parts]
-                for s in range((1 << len(parts)) - 1):
-                    w = base.copy()
-                    for i, pw in enumerate(part_waves):
-                        if s >> i & 1:
-                            w += pw
-                    waves.append(w)
-                batch.append((node, parts))
-                it_nodes += 1
-            if not batch:
+                n_mut = (1 << len(node.parts)) - 1
+                if waves and len(waves) + n_mut > batch_cap:
+                    continue
+                if itx.spent + pending[id(itx)] + n_mut > itx.share or len(waves) + n_mut > room():
+                    if pending[id(itx)] == 0:  # its share (or the whole budget) is spent
+                        itx.cut, itx.heap = True, []
+                    continue
+                heapq.heappop(itx.heap)
+                waves.extend(_mutants(space, node))
+                pending[id(itx)] += n_mut
+                batch.append((itx, node))
+                added = True
+            if not added:
                 break
+        if batch:
             try:
                 out = oracle.classify(np.stack(waves))
             except BudgetExhausted:
                 exhausted = True
-                heap.clear()
                 break
             at = 0
-            for node, parts in batch:
-                n_mut = (1 << len(parts)) - 1
-                passes = np.append(out.passes(target)[at:at + n_mut], True)  # full = parent: passes
-                score = np.append(out.scores[at:at + n_mut, target], np.inf)
+            for itx, node in batch:
+                n_mut = (1 << len(node.parts)) - 1
+                _expand(space, resp, node, out.passes(target)[at:at + n_mut],
+                        out.scores[at:at + n_mut, target], descend, min_split, itx, counter, stats)
+                itx.spent += n_mut
                 at += n_mut
-                wit = witnesses(passes, len(parts))
-                r = [1.0 / (bin(w).count("1") + 1) if w is not None else 0.0 for w in wit]
-                for part, value in zip(parts, r):
-                    if value > 0:
-                        space.add(resp, part, value)
-                sizes = [space.size(p) for p in parts]
-                finest = min(finest, *sizes)
-                nodes += 1
-                max_depth = max(max_depth, node.depth + 1)
-                children: dict[int, tuple] = {}
-                if descend != "counterfactual":
-                    keep = smallest_passing(passes, sizes, score)
-                    chosen = [i for i in range(len(parts)) if keep >> i & 1]
-                    for i in chosen:
-                        children[i] = tuple(parts[j] for j in chosen if j != i)
-                if descend != "sufficient":
-                    full = (1 << len(parts)) - 1
-                    for i, w in enumerate(wit):
-                        if w is not None and i not in children:
-                            kept = full & ~w & ~(1 << i)
-                            children[i] = tuple(parts[j] for j in range(len(parts)) if kept >> j & 1)
-                for i, others in children.items():
-                    if sizes[i] < min_split:
-                        continue
-                    heapq.heappush(heap, _Node((-r[i], -(node.depth + 1), next(counter)),
-                                               node.context + others, parts[i], node.depth + 1))
-        done_iterations += 1
-        it += 1
+        for itx in list(active):
+            if not itx.heap or itx.nodes >= max_nodes:
+                exhausted |= itx.cut
+                stats["done"] += 1
+                active.remove(itx)
     return SearchResult(responsibility=resp.astype(np.float32), queries=oracle.queries - start,
-                        nodes=nodes, iterations=done_iterations, max_depth=max_depth,
-                        budget_exhausted=exhausted, finest_width=int(finest))
+                        nodes=stats["nodes"], iterations=stats["done"],
+                        max_depth=stats["max_depth"], budget_exhausted=exhausted,
+                        finest_width=int(stats["finest"]))
+
+
+def _next_node(itx: _Iteration, space, min_width: int) -> _Node | None:
+    """The iteration's best node that can be split (unsplittable ones are dropped)."""
+    while itx.heap:
+        node = itx.heap[0]
+        if node.parts is None:
+            node.parts = space.split(node.band, itx.rng, min_width)
+        if node.parts:
+            return node
+        heapq.heappop(itx.heap)
+    return None
+
+
+def _mutants(space, node: _Node) -> list[np.ndarray]:
+    """Waves keeping the context plus each proper subset of the parts (linearity: sums)."""
+    base = space.regions_wave(node.context) if node.context else space.empty_wave()
+    part_waves = [space.regions_wave([p]) for p in node.parts]
+    out = []
+    for s in range((1 << len(node.parts)) - 1):
+        w = base.copy()
+        for i, pw in enumerate(part_waves):
+            if s >> i & 1:
+                w += pw
+        out.append(w)
+    return out
+
+
+def _expand(space, resp, node: _Node, passes_proper: np.ndarray, score_proper: np.ndarray,
+            descend: str, min_split: int, itx: _Iteration, counter, stats: dict) -> None:
+    """Add the parts' responsibility to ``resp`` and push the parts to refine next."""
+    parts = node.parts
+    passes = np.append(passes_proper, True)  # the full set is the parent: it passes
+    score = np.append(score_proper, np.inf)
+    wit = witnesses(passes, len(parts))
+    r = [1.0 / (bin(w).count("1") + 1) if w is not None else 0.0 for w in wit]
+    for part, value in zip(parts, r):
+        if value > 0:
+            space.add(resp, part, value)
+    sizes = [space.size(p) for p in parts]
+    stats["finest"] = min(stats["finest"], *sizes)
+    stats["nodes"] += 1
+    stats["max_depth"] = max(stats["max_depth"], node.depth + 1)
+    itx.nodes += 1
+    children: dict[int, tuple] = {}
+    if descend != "counterfactual":
+        keep = smallest_passing(passes, sizes, score)
+        chosen = [i for i in range(len(parts)) if keep >> i & 1]
+        for i in chosen:
+            children[i] = tuple(parts[j] for j in chosen if j != i)
+    if descend != "sufficient":
+        full = (1 << len(parts)) - 1
+        for i, w in enumerate(wit):
+            if w is not None and i not in children:
+                kept = full & ~w & ~(1 << i)
+                children[i] = tuple(parts[j] for j in range(len(parts)) if kept >> j & 1)
+    for i, others in children.items():
+        if sizes[i] >= min_split:
+            heapq.heappush(itx.heap, _Node((-r[i], -(node.depth + 1), next(counter)),
+                                           node.context + others, parts[i], node.depth + 1))
