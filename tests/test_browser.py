@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 CHROMIUM = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -54,6 +59,8 @@ def driver(tmp_path_factory):
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=1440,1000",
                 "--autoplay-policy=no-user-gesture-required",
+                # a fake microphone (a beep) that needs no permission prompt
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         opts.add_argument(arg)
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -219,3 +226,26 @@ def test_cancel_stops_the_job(server, driver, caplog):
     time.sleep(1.0)
     assert driver.find_element(By.ID, "placeholder").is_displayed()
     assert not driver.find_elements(By.CSS_SELECTOR, "#fig-spectrogram img")
+
+
+def test_record_from_the_microphone(server, driver):
+    _open(driver, server)
+
+    def button(pred):
+        for b in driver.find_elements(By.CSS_SELECTOR, "#audio-input button"):
+            label = (b.get_attribute("aria-label") or "") + " " + (b.text or "")
+            if pred(label.lower().strip()) and b.is_displayed():
+                return b
+        raise AssertionError("button not found")
+
+    driver.execute_script("arguments[0].click()", button(lambda t: t == "record audio"))
+    time.sleep(1.0)
+    driver.execute_script("arguments[0].click()", button(lambda t: t == "record"))
+    time.sleep(3.0)
+    driver.execute_script("arguments[0].click()", button(lambda t: t == "stop"))
+    # the recording reaches the server, is read, and its excerpt is offered
+    WebDriverWait(driver, 60).until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, "#excerpt-preview img")))
+    value = driver.find_element(By.CSS_SELECTOR, "#duration input[type=number]").get_attribute("value")
+    assert 1.0 <= float(value) <= 10.0
+    _shot(driver, "app-recorded")

@@ -138,7 +138,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         return presets[preset]
 
     with gr.Blocks(title="FreqReX · causal explanations of audio classifiers",
-                   delete_cache=(1800, 3600)) as demo:
+                   delete_cache=(1800, 3600), analytics_enabled=False) as demo:
         job_state = gr.State(None, time_to_live=int(limits.job_ttl_s))
         gr.HTML(_INTRO)
         with gr.Row(equal_height=False):
@@ -292,16 +292,31 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                 p = f.get(key)
                 return str(p) if p is not None and Path(p).exists() else None
 
+            def safe(what: str, fn, default=None):
+                # one piece that fails must not lose the rest of the result
+                try:
+                    return fn()
+                except Exception as exc:
+                    log.exception("rendering %s failed", what)
+                    job.notes[f"display_{what}"] = f"could not show {what}: {exc}"
+                    return default
+
             waves = exp.waves()
             first = next((n for n in ("flip_1", *pert_names) if n in waves), None)
-            pert = _perturbation_outputs(job, first) if first else ["", path("original"), None,
-                                                                      None]
-            return [gr.update(visible=False), gr.update(visible=True), H.headline_html(job),
-                    H.top_scores(job), H.facts_md(job), path("figure_responsibility_spectrogram"),
-                    path("figure_responsibility"), path("figure_spectrum_sets"),
-                    sets_rows(exp), path("figure_waveform"), perturbation_rows(exp),
-                    path("explanation"), str(job.zip_path) if job.zip_path else None,
-                    _json_for_view(exp.to_dict()), H.notes_md(job), *pert, job,
+            pert = safe("perturbation", lambda: _perturbation_outputs(job, first)) if first \
+                else None
+            pert = pert or ["", path("original"), None, None]
+            values = [gr.update(visible=False), gr.update(visible=True),
+                      safe("headline", lambda: H.headline_html(job), ""),
+                      safe("scores", lambda: H.top_scores(job), {}),
+                      safe("facts", lambda: H.facts_md(job), ""),
+                      path("figure_responsibility_spectrogram"),
+                      path("figure_responsibility"), path("figure_spectrum_sets"),
+                      safe("sets", lambda: sets_rows(exp), []), path("figure_waveform"),
+                      safe("perturbations", lambda: perturbation_rows(exp), []),
+                      path("explanation"), str(job.zip_path) if job.zip_path else None,
+                      safe("json", lambda: _json_for_view(exp.to_dict()), {})]
+            return [*values, H.notes_md(job), *pert, job,
                     *[gr.update(interactive=n in waves, variant="primary" if n == first
                                 else "secondary") for n in pert_names]]
 
