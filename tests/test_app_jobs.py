@@ -65,6 +65,14 @@ def test_precomputed_example_rebuilds_and_reclassifies(example, tmp_path):
     got = {n: model.labels[int(s.argmax())] for n, s in zip(names, scores)}
     assert got == expected
 
+    # a session keeps only the folder: the job comes back from it, without the model
+    from freqrex_app.app.jobs import job_from_folder
+
+    again = job_from_folder(job.folder)
+    assert again.exp.label == exp.label and set(again.files) == set(job.files)
+    for name, wave in again.exp.waves().items():
+        np.testing.assert_allclose(wave, waves[name], atol=1e-6)
+
 
 def test_cancel_stops_the_engine(tmp_path):
     clip = EXAMPLES[0].path

@@ -26,7 +26,8 @@ log = logging.getLogger("freqrex.app")
 
 __all__ = ["JobError", "Cancelled", "Job", "run_job", "prepare_job", "load_model_cached",
            "resolve_model_id", "PERTURBATION_NAMES", "perturbation_rows", "sets_rows",
-           "new_job_dir", "cleanup_jobs", "hf_available", "model_views", "SpeedMeter"]
+           "new_job_dir", "cleanup_jobs", "hf_available", "model_views", "SpeedMeter",
+           "remember", "recall", "job_from_folder"]
 
 #: Display names of the perturbations, in the order of the buttons.
 PERTURBATION_NAMES: dict[str, str] = {
@@ -183,6 +184,57 @@ class Job:
 
     def all_notes(self) -> dict[str, str]:
         return {**dict(self.exp.notes), **self.notes}
+
+
+# Finished jobs by folder: a few kept in memory; the session state holds only the folder, and a
+# job evicted here is rebuilt from its folder without any model call.
+_RECENT: OrderedDict[str, Job] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
+_MAX_RECENT = 6
+
+
+def remember(job: Job) -> str:
+    """Keep ``job`` for the session; returns the key to store in the session state."""
+    key = str(job.folder)
+    with _RECENT_LOCK:
+        _RECENT[key] = job
+        _RECENT.move_to_end(key)
+        while len(_RECENT) > _MAX_RECENT:
+            _RECENT.popitem(last=False)
+    return key
+
+
+def recall(key: str | None) -> Job | None:
+    """The job stored under ``key`` (rebuilt from its folder when needed; None if gone)."""
+    if not key:
+        return None
+    with _RECENT_LOCK:
+        if key in _RECENT:
+            _RECENT.move_to_end(key)
+            return _RECENT[key]
+    folder = Path(key)
+    if not (folder / "explanation.json").is_file():
+        return None
+    job = job_from_folder(folder)
+    remember(job)
+    return job
+
+
+def job_from_folder(folder: Path) -> Job:
+    """A job rebuilt from the files it wrote (the explanation via ``load_explanation``)."""
+    from ..engine import load_explanation
+    from ..engine.explanation import AUDIO_FILES, FIGURE_FILES
+
+    exp = load_explanation(folder)
+    files: dict[str, Path] = {"explanation": folder / "explanation.json",
+                              "sets": folder / "sets.npz"}
+    files.update({n: folder / f for n, f in AUDIO_FILES.items() if (folder / f).is_file()})
+    files.update({f"figure_{n}": folder / f for n, f in FIGURE_FILES.items()
+                  if (folder / f).is_file()})
+    files.update({p.stem: p for p in folder.glob("perturbation_*.png")})
+    zips = sorted(folder.glob("*.zip"))
+    return Job(exp=exp, folder=folder, files=files, zip_path=zips[0] if zips else None,
+               model_id=exp.model)
 
 
 def _one_line(exc: BaseException) -> str:

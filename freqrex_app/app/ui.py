@@ -20,6 +20,8 @@ from .jobs import (
     hf_available,
     model_views,
     perturbation_rows,
+    recall,
+    remember,
     resolve_model_id,
     run_job,
     sets_rows,
@@ -139,7 +141,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
 
     with gr.Blocks(title="FreqReX · causal explanations of audio classifiers",
                    delete_cache=(1800, 3600), analytics_enabled=False) as demo:
-        job_state = gr.State(None, time_to_live=int(limits.job_ttl_s))
+        job_state = gr.State(None, time_to_live=int(limits.job_ttl_s))  # the job's folder
         gr.HTML(_INTRO)
         with gr.Row(equal_height=False):
             # ---------------------------------------------------------------- inputs
@@ -316,7 +318,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                       safe("perturbations", lambda: perturbation_rows(exp), []),
                       path("explanation"), str(job.zip_path) if job.zip_path else None,
                       safe("json", lambda: _json_for_view(exp.to_dict()), {})]
-            return [*values, H.notes_md(job), *pert, job,
+            return [*values, H.notes_md(job), *pert, remember(job),
                     *[gr.update(interactive=n in waves, variant="primary" if n == first
                                 else "secondary") for n in pert_names]]
 
@@ -361,9 +363,16 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
             _cancel_event(request).set()
             gr.Info("Cancelling…")
 
-        def show_perturbation(name, job):
-            if job is None:
+        def show_perturbation(name, key):
+            if key is None:
                 raise gr.Error("Explain a clip first.")
+            try:
+                job = recall(key)
+            except Exception:
+                log.exception("recalling %s failed", key)
+                job = None
+            if job is None:
+                raise gr.Error("This result has expired from the server: press Explain again.")
             if name not in job.exp.waves():
                 raise gr.Error(f"{PERTURBATION_NAMES[name]} was not found for this clip.")
             return [*_perturbation_outputs(job, name),
