@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", type=Path, default=ROOT / "tests" / "data" / "musicnn_reference.npz")
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--models", nargs="*", default=list(MODELS))
+    ap.add_argument("--check", nargs="*", type=Path, default=[],
+                    help="more audio files (first 30 s of each) to check parity on, besides the built-in excerpts")
     args = ap.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -239,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # real music -> float32 log-mel patches (the same input for both frameworks)
     excerpts = []
-    for name, rel, start, dur, peak in EXCERPTS:
-        y = load_excerpt(args.music_root / rel, start, dur, peak)
+    extra = [(p.stem, p, 0.0, 30.0, None) for p in args.check]
+    for name, rel, start, dur, peak in [(n, args.music_root / r, s, d, p) for n, r, s, d, p in EXCERPTS] + extra:
+        y = load_excerpt(Path(rel), start, dur, peak)
         logmel, mel = musicnn_logmel(y)
         with np.errstate(over="ignore"):
             overflow = int(np.isinf(np.float16(10000) * mel.astype(np.float16)).sum())
