@@ -266,3 +266,30 @@ def test_device_selection():
         assert str(load_model("msd-vgg").device) == "cpu"  # default: CUDA only when present
         with pytest.raises(ValueError, match="CUDA is not available"):
             load_model("msd-vgg", device="cuda")
+
+
+def test_pooled_bn_shortcut_equals_plain_layers():
+    """conv_relu_bn_pool == pool(bn(relu(conv(x)))) also for negative BN scales."""
+    import torch.nn.functional as F
+
+    from freqrex_app.models.musicnn import _pool_square, _pool_time4_stride2, conv_relu_bn_pool
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    bn = torch.nn.BatchNorm2d(8, eps=1e-3).eval()
+    with torch.no_grad():
+        bn.weight.copy_(torch.randn(8))  # about half negative
+        bn.bias.copy_(torch.randn(8))
+        bn.running_mean.copy_(torch.randn(8))
+        bn.running_var.copy_(torch.rand(8) + 0.1)
+    x = torch.randn(2, 3, 21, 12)
+    with torch.inference_mode():
+        plain = bn(F.relu(conv(x)))
+        for pool, want in [
+            (lambda z: z.amax(dim=3), plain.amax(dim=3)),
+            (_pool_square(2), F.max_pool2d(plain, 2, 2)),
+            (_pool_time4_stride2, F.max_pool2d(plain, (4, 1), (2, 1))),
+        ]:
+            torch.testing.assert_close(conv_relu_bn_pool(x, conv, bn, pool), want, atol=1e-5, rtol=1e-5)
+        strided = conv_relu_bn_pool(x, conv, bn, _pool_time4_stride2, stride=(1, 2))
+        torch.testing.assert_close(strided, F.max_pool2d(plain, (4, 1), (2, 2)), atol=1e-5, rtol=1e-5)
