@@ -104,6 +104,7 @@ def example_job(example: Example, limits: Limits) -> Job | None:
         out = limits.cache / "examples" / example.stem
         out.mkdir(parents=True, exist_ok=True)
         job = prepare_job(exp, out, model_id=exp.model, stem=example.stem)
+        job.precomputed = True
         _JOBS[example.stem] = job
         return job
 

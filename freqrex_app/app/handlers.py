@@ -55,7 +55,8 @@ def facts_md(job: Job) -> str:
     spent = " — the budget ran out, so the map is the best found so far" if exp.budget_exhausted else ""
     lines = [
         f"**{exp.queries:,}** model calls {budget}{spent}",
-        f"**{_fmt_seconds(exp.seconds)}** to explain ({_fmt_seconds(exp.predict_seconds)} inside the model)",
+        f"**{_fmt_seconds(exp.seconds)}** to explain ({_fmt_seconds(exp.predict_seconds)} inside the model)"
+        + (" — precomputed, shown now without calling the model" if job.precomputed else ""),
         f"**{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",
     ]
     for key, name, found in (("sufficient", "Sufficient S", exp.sufficient),

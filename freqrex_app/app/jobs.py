@@ -177,6 +177,7 @@ class Job:
     notes: dict[str, str] = field(default_factory=dict)
     model_id: str = ""
     wall_seconds: float = 0.0
+    precomputed: bool = False
 
     def perturbation_png(self, name: str) -> Path | None:
         p = self.files.get(f"perturbation_{name}")

@@ -53,6 +53,9 @@ class Limits:
     max_jobs: int = 64
     cache: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "freqrex-app")
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cache", Path(self.cache))
+
     @classmethod
     def from_env(cls) -> "Limits":
         cache = os.environ.get("FREQREX_CACHE") or str(Path(tempfile.gettempdir()) / "freqrex-app")
