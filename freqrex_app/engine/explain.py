@@ -172,7 +172,7 @@ class _Run:
                 stft_space, oracle, target, seed=self.seed + 1, budget=stft_budget,
                 iterations=max(1, iterations // 2) if self.budget else iterations,
                 min_width=1, max_nodes=cfg.max_nodes, extend=cfg.iterations is None,
-                                      descend=cfg.descend)
+                descend=cfg.descend)
             exhausted |= stft_found.budget_exhausted
             stft_ranking = rank(stft_found.responsibility, stft_space.magnitude)
             search["stft"] = _stats(stft_found)
@@ -190,28 +190,13 @@ class _Run:
             exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop, "shape": list(stft_space.shape)}
 
         self._set_stage("finding the minimal perturbations", 0.8, 1.0)
-        steps = [
-            ("flips", lambda: setattr(exp, "flips", flip_k(space, oracle, ranking, target))),
-            ("stft_flip", lambda: stft_space is not None and setattr(
-                exp, "stft_flip", _require(stft_flip(stft_space, oracle, stft_ranking, target),
-                                           "removing every cell did not change the label"))),
-            ("sufficient", lambda: setattr(exp, "sufficient", _require(
-                find_sufficient(space, oracle, ranking, target),
-                "no prefix of the ranking keeps the label"))),
-            ("necessary", lambda: setattr(exp, "necessary", _require(
-                find_necessary(space, oracle, ranking, target,
-                               start=exp.sufficient.index.shape[0] if exp.sufficient else 1),
-                "no prefix of the ranking both keeps the label and, removed, changes it"))),
-            ("complete", lambda: self._complete(exp, space, ranking, target, confidence)),
-        ]
-        for name, step in steps:
-            try:
-                step()
-            except BudgetExhausted:
-                notes[name] = f"not computed: the budget of {self.budget} model calls was spent"
-                exp.budget_exhausted = True
-            except _NotFound as exc:
-                notes[name] = str(exc)
+        target_set = (space, ranking, target)
+        self._attempt(exp, "flips", self._flips, exp, *target_set)
+        if stft_space is not None:
+            self._attempt(exp, "stft_flip", self._stft_flip, exp, stft_space, stft_ranking, target)
+        self._attempt(exp, "sufficient", self._sufficient, exp, *target_set)
+        self._attempt(exp, "necessary", self._necessary, exp, *target_set)
+        self._attempt(exp, "complete", self._complete, exp, *target_set)
 
         exp.queries = oracle.queries
         exp.predict_seconds = oracle.predict_seconds
@@ -219,13 +204,40 @@ class _Run:
         self._report(1.0)
         return exp
 
-    def _complete(self, exp, space, ranking, target, confidence) -> None:
+    # the sets and manipulations: each may run out of budget or find nothing -----------------
+    def _attempt(self, exp: Explanation, name: str, step, *args) -> None:
+        try:
+            step(*args)
+        except BudgetExhausted:
+            exp.notes[name] = f"not computed: the budget of {self.budget} model calls was spent"
+            exp.budget_exhausted = True
+        except _NotFound as exc:
+            exp.notes[name] = str(exc)
+
+    def _flips(self, exp, space, ranking, target) -> None:
+        exp.flips = flip_k(space, self.oracle, ranking, target)
+
+    def _stft_flip(self, exp, stft_space, stft_ranking, target) -> None:
+        exp.stft_flip = _require(stft_flip(stft_space, self.oracle, stft_ranking, target),
+                                 "removing every cell did not change the label")
+
+    def _sufficient(self, exp, space, ranking, target) -> None:
+        exp.sufficient = _require(find_sufficient(space, self.oracle, ranking, target),
+                                  "no prefix of the ranking keeps the label")
+
+    def _necessary(self, exp, space, ranking, target) -> None:
+        start = exp.sufficient.index.shape[0] if exp.sufficient is not None else 1
+        exp.necessary = _require(
+            find_necessary(space, self.oracle, ranking, target, start=start),
+            "no prefix of the ranking both keeps the label and, removed, changes it")
+
+    def _complete(self, exp, space, ranking, target) -> None:
         if exp.necessary is None:
             raise _NotFound("needs the sufficient-and-necessary set, which was not found")
-        found = _require(find_complete(space, self.oracle, ranking, target, exp.necessary.index,
-                                       confidence, self.cfg.tolerance),
-                         "no adjustment set restores the original confidence")
-        exp.complete, exp.adjustment = found
+        exp.complete, exp.adjustment = _require(
+            find_complete(space, self.oracle, ranking, target, exp.necessary.index,
+                          exp.confidence, self.cfg.tolerance),
+            "no adjustment set restores the original confidence")
 
 
 class _NotFound(Exception):
