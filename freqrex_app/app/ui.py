@@ -186,7 +186,8 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                                             elem_id="explain-btn", scale=3)
                     cancel_btn = gr.Button("Cancel", variant="stop", size="lg",
                                            elem_id="cancel-btn", scale=1)
-                with gr.Accordion("Model details", open=False):
+                with gr.Accordion("Model details · Hugging Face model" if hf_available()
+                                  else "Model details", open=False):
                     model_md = gr.Markdown(_model_md(default_model, default_view))
                     hf_box = gr.Textbox(label="…or a Hugging Face audio classifier id",
                                         placeholder="org/name (loaded from the local cache)",
