@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the models")
     m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    from ..evaluation.cli import add_parser as add_evaluate
+    add_evaluate(sub)
+
     a = sub.add_parser("app", help="serve the web app")
     a.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     a.add_argument("--port", type=int, default=7860, help="port (default 7860)")
@@ -130,7 +133,8 @@ def _app(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    commands = {"explain": _explain, "models": _models, "app": _app}
+    from ..evaluation.cli import run as _evaluate
+    commands = {"explain": _explain, "models": _models, "app": _app, "evaluate": _evaluate}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -1,0 +1,1 @@
+"""Evaluation of explanations on real music against baselines (SPEC section 8)."""
