@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", default=None, help="stems of the clips to redo")
+    ap.add_argument("--out", type=Path, default=PRECOMPUTED_DIR,
+                    help="folder of the results (default: assets/precomputed)")
     args = ap.parse_args(argv)
 
     model = load_model(args.model, labels_view=args.labels_view)
@@ -41,7 +43,7 @@ def main(argv=None) -> int:
         audio = load_audio(ex.path, sample_rate=model.sample_rate)
         t0 = time.perf_counter()
         exp = explain(audio, model, budget=args.budget, seed=args.seed, stft=True)
-        out = PRECOMPUTED_DIR / ex.stem
+        out = args.out / ex.stem
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             exp.save(tmp, figures=False)
@@ -53,8 +55,8 @@ def main(argv=None) -> int:
         print(f"{ex.stem}: {exp.label} ({exp.confidence:.2f}), {exp.queries} calls, "
               f"{time.perf_counter() - t0:.0f} s, flips {flips}, "
               f"stft {'Y' if exp.stft_flip else 'n'}, notes {exp.notes}", flush=True)
-    size = sum(p.stat().st_size for p in PRECOMPUTED_DIR.rglob("*") if p.is_file())
-    print(f"assets/precomputed: {size / 1e6:.2f} MB")
+    size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
+    print(f"{args.out}: {size / 1e6:.2f} MB")
     return 0
 
 
