@@ -480,8 +480,12 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                                    *[pert_btns[n] for n in pert_names]],
                                   api_visibility="private", concurrency_limit=8,
                                   show_progress="minimal")
-        model_dd.change(on_model, [model_dd, hf_box, duration, preset],
-                        [view, model_md, estimate], api_visibility="private")
+        def on_dropdown(model, dur, preset_name):
+            # picking a built-in model clears the Hugging Face field (which would win)
+            return (*on_model(model, "", dur, preset_name), "")
+
+        model_dd.input(on_dropdown, [model_dd, duration, preset],
+                       [view, model_md, estimate, hf_box], api_visibility="private")
         hf_box.submit(on_model, [model_dd, hf_box, duration, preset],
                       [view, model_md, estimate], api_visibility="private")
         view.change(on_view, [model_dd, hf_box, view], [model_md], api_visibility="private")
