@@ -8,7 +8,9 @@ across batch sizes, in float32 and bfloat16, with the agreement of top-1 labels 
 
 Each excerpt is a distinct stretch of real music (the files are read in order and cut into
 consecutive excerpts; with few files, excerpts are taken with overlap). A batch of size B cycles
-through them. Timings are the best of ``--repeats`` calls of ``predict`` after a warm-up call.
+through them. Timings are the best of ``--repeats`` calls of ``predict`` (after the agreement
+run has warmed the model up), in wall-clock clips per second and process CPU seconds per clip
+(all threads; less sensitive than wall clock to other load on the machine).
 Top-1 agreement compares float32 and bfloat16 on every distinct excerpt, over all 50 tags and
 over the ``genres`` view. Prints a Markdown table.
 """
@@ -61,14 +63,15 @@ def excerpts(tracks: list[np.ndarray], seconds: float, count: int, sample_rate: 
     return np.stack([stream[s : s + n] for s in starts]).astype(np.float32)
 
 
-def best_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def best_time(fn, repeats: int) -> tuple[float, float]:
+    """Best wall-clock seconds of ``repeats`` calls, and the process CPU seconds of that call."""
+    best = (float("inf"), float("inf"))
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        best = min(best, (wall, cpu))
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtypes", nargs="*", default=["float32", "bfloat16"])
     ap.add_argument("--music-dir", type=Path, default=ROOT / "assets" / "examples")
     ap.add_argument("--clips", type=int, default=32, help="distinct excerpts per duration (agreement)")
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args(argv)
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     ids = args.models or [m for m in M.list_models() if m in {"msd-musicnn", "mtt-musicnn", "msd-vgg", "mtt-vgg"}]
     tracks = load_stream(args.music_dir, 16000, max(args.durations) * args.clips)
     clips = {d: excerpts(tracks, d, args.clips, 16000) for d in args.durations}
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         genres = [loaded[args.dtypes[0]].labels.index(g) for g in M.model_info(model_id)["views"]["genres"]]
         for d in args.durations:
             distinct = clips[d]
-            scores = {dt: m.predict(distinct) for dt, m in loaded.items()}
+            scores = {dt: m.predict(distinct) for dt, m in loaded.items()}  # also warms up
             agree = agree_g = maxdiff = None
             if "float32" in scores and "bfloat16" in scores:
                 a, b = scores["float32"], scores["bfloat16"]
@@ -110,24 +114,25 @@ def main(argv: list[str] | None = None) -> int:
                 maxdiff = float(np.abs(a - b).max())
             for batch in args.batches:
                 waves = distinct[np.arange(batch) % len(distinct)]
-                rate = {}
+                rate, cpu = {}, {}
                 for dt, m in loaded.items():
-                    seconds = best_time(lambda: m.predict(waves), args.repeats)
-                    rate[dt] = batch / seconds
-                rows.append((model_id, d, batch, rate, agree, agree_g, maxdiff, len(distinct)))
+                    wall, cpu_s = best_time(lambda: m.predict(waves), args.repeats)
+                    rate[dt], cpu[dt] = batch / wall, cpu_s / batch
+                rows.append((model_id, d, batch, rate, cpu, agree, agree_g, maxdiff, len(distinct)))
                 print(f"{model_id} {d:.0f}s batch {batch}: "
-                      + ", ".join(f"{dt} {r:.2f} clips/s" for dt, r in rate.items()), file=sys.stderr, flush=True)
+                      + ", ".join(f"{dt} {rate[dt]:.2f} clips/s ({cpu[dt]:.2f} CPU s/clip)" for dt in rate),
+                      file=sys.stderr, flush=True)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, device {device}, load average at the end {load:.1f}; "
-          f"excerpts from {args.music_dir.name}/\n")
-    head = "| model | excerpt | batch | " + " | ".join(f"{dt} clips/s" for dt in args.dtypes)
+          f"{torch.get_num_threads()} threads, device {device}, load average {load0:.1f} at the start, "
+          f"{load:.1f} at the end; best of {args.repeats} calls; excerpts from {args.music_dir.name}/\n")
+    head = "| model | excerpt | batch | " + " | ".join(f"{dt} clips/s (CPU s/clip)" for dt in args.dtypes)
     head += " | top-1 agreement fp32 vs bf16 (all tags / genres) | max abs score diff | excerpts |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
-    for model_id, d, batch, rate, agree, agree_g, maxdiff, n in rows:
-        cells = [model_id, f"{d:.0f} s", str(batch)] + [f"{rate[dt]:.2f}" for dt in args.dtypes]
+    for model_id, d, batch, rate, cpu, agree, agree_g, maxdiff, n in rows:
+        cells = [model_id, f"{d:.0f} s", str(batch)] + [f"{rate[dt]:.2f} ({cpu[dt]:.2f})" for dt in args.dtypes]
         cells += [f"{agree:.0%} / {agree_g:.0%}" if agree is not None else "-",
                   f"{maxdiff:.3f}" if maxdiff is not None else "-", str(n)]
         print("| " + " | ".join(cells) + " |")
