@@ -83,13 +83,24 @@ _SOURCES: OrderedDict[str, Any] = OrderedDict()
 _SOURCES_LOCK = threading.Lock()
 
 
-def _cancel_event(request: gr.Request | None) -> threading.Event:
-    key = getattr(request, "session_hash", None) or "anonymous"
-    if key not in _CANCEL:
-        if len(_CANCEL) > 2000:
-            _CANCEL.clear()
-        _CANCEL[key] = threading.Event()
-    return _CANCEL[key]
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def _new_cancel_event(request: gr.Request | None) -> threading.Event:
+    """A fresh cancel flag for the job a session starts (an older job keeps its own)."""
+    if len(_CANCEL) > 2000:
+        for key in list(_CANCEL)[:1000]:
+            _CANCEL.pop(key, None)
+    event = threading.Event()
+    _CANCEL[_session(request)] = event
+    return event
+
+
+def _cancel_session(request: gr.Request | None) -> None:
+    event = _CANCEL.get(_session(request))
+    if event is not None:
+        event.set()
 
 
 def _read_source(path: str, limits: Limits):
@@ -334,8 +345,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         # ------------------------------------------------------------ callbacks
         def explain_ui(audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
                        request: gr.Request, progress=gr.Progress()):
-            cancel = _cancel_event(request)
-            cancel.clear()
+            cancel = _new_cancel_event(request)
             try:
                 model_id = resolve_model_id(model, hf_id)
                 if labels_view not in model_views(model_id):
@@ -361,7 +371,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
             return render(job)
 
         def cancel_ui(request: gr.Request):
-            _cancel_event(request).set()
+            _cancel_session(request)
             gr.Info("Cancelling…")
 
         def show_perturbation(name, key):
@@ -511,8 +521,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                         request: gr.Request, progress=gr.Progress()):
             """Explain an audio clip: returns the explanation JSON (SPEC section 5), its
             files (explanation.json and every WAV) and a zip of all outputs."""
-            cancel = _cancel_event(request)
-            cancel.clear()
+            cancel = _new_cancel_event(request)
             try:
                 model_id = resolve_model_id(model or default_model)
                 views = model_views(model_id)
