@@ -443,14 +443,20 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
             return gr.update(visible=True, value=_preview_png(src, float(t0), float(dur)))
 
         def _preview_png(src, t0, dur):
+            import uuid
+
             from .. import plots
-            from .jobs import new_job_dir
 
             fig = plots.source_waveform(src.samples, src.sample_rate, t0, dur,
                                         title=f"{Path(src.source).name if src.source else 'clip'}"
                                               f" · excerpt {t0:.1f}–{t0 + dur:.1f} s of "
                                               f"{src.duration:.1f} s")
-            out = new_job_dir(limits) / "preview.png"
+            folder = limits.cache / "previews"
+            folder.mkdir(parents=True, exist_ok=True)
+            old = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime)
+            for p in old[:max(0, len(old) - 63)]:  # a bounded folder of its own
+                p.unlink(missing_ok=True)
+            out = folder / f"preview-{uuid.uuid4().hex[:10]}.png"
             fig.savefig(out, dpi=90)
             return str(out)
 
