@@ -14,7 +14,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from freqrex_app.app.limits import Limits  # noqa: E402
-from freqrex_app.app.testing import serve_in_thread  # noqa: E402
+from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
 
 pytestmark = [
     # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
@@ -40,7 +40,7 @@ def server(tmp_path_factory):
                     cache=cache)
     url, demo = serve_in_thread(limits)
     yield url
-    demo.close()
+    shutdown(demo)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from freqrex_app.app.limits import Limits  # noqa: E402
-from freqrex_app.app.testing import serve_in_thread  # noqa: E402
+from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -48,7 +48,7 @@ def server(tmp_path_factory):
                     cache=tmp_path_factory.mktemp("browser-cache"))
     url, demo = serve_in_thread(limits, warm=True)
     yield url
-    demo.close()
+    shutdown(demo)
 
 
 @pytest.fixture(scope="module")

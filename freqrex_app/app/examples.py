@@ -109,10 +109,13 @@ def example_job(example: Example, limits: Limits) -> Job | None:
         return job
 
 
-def warm_examples(limits: Limits) -> threading.Thread:
-    """Rebuild every precomputed example in the background, so that a click is instant."""
+def warm_examples(limits: Limits, stop: threading.Event | None = None) -> threading.Thread:
+    """Rebuild every precomputed example in the background, so that a click is instant.
+    Set ``stop`` (and join the thread) to end it early, e.g. before the process exits."""
     def work():
         for ex in list_examples():
+            if stop is not None and stop.is_set():
+                return
             try:
                 example_job(ex, limits)
             except Exception:  # an example that fails is loaded (and reported) on click

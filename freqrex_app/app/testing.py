@@ -2,7 +2,7 @@
 
 >>> url, demo = serve_in_thread(Limits(cache=tmp_path))
 >>> Client(url).predict(handle_file("clip.ogg"), "msd-musicnn", api_name="/explain")
->>> demo.close()
+>>> shutdown(demo)
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from .limits import Limits
 from .ui import build_app, launch_options
 
-__all__ = ["free_port", "serve_in_thread"]
+__all__ = ["free_port", "serve_in_thread", "shutdown"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,3 +30,14 @@ def serve_in_thread(limits: Limits | None = None, *, host: str = "127.0.0.1",
             "quiet": True, **kwargs}
     demo.launch(**opts)
     return f"http://{host}:{port}/", demo
+
+
+def shutdown(demo, timeout: float = 120.0) -> None:
+    """Close the server and wait for the background warm-up of the examples, so that no
+    thread is inside torch when the interpreter exits."""
+    demo.close()
+    thread, stop = getattr(demo, "freqrex_warm", (None, None))
+    if stop is not None:
+        stop.set()
+    if thread is not None:
+        thread.join(timeout)

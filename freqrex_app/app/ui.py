@@ -142,8 +142,8 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
     default_views = model_views(default_model)
     default_view = "genres" if "genres" in default_views else default_views[0]
     examples = list_examples()
-    if warm:
-        warm_examples(limits)
+    warm_stop = threading.Event()
+    warm_thread = warm_examples(limits, warm_stop) if warm else None
 
     def preset_calls(preset: str) -> int:
         if preset not in presets:
@@ -564,6 +564,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
 
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
     demo.freqrex_limits = limits  # for launch()
+    demo.freqrex_warm = (warm_thread, warm_stop)  # see testing.shutdown
     return demo
 
 
