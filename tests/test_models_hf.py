@@ -107,3 +107,11 @@ def test_tiny_hf_model_is_explainable(tiny_ast):
     assert exp.model == model.name and exp.label in LABELS
     assert exp.queries <= 150 and exp.responsibility.shape[0] == audio.n_samples // 2 + 1
     assert np.isfinite(exp.responsibility).all()
+
+
+def test_missing_transformers_is_a_clear_error(monkeypatch, tiny_ast):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import fails as if not installed
+    with pytest.raises(ValueError, match=r"freqrex-app\[hf\]"):
+        load_model(f"hf:{tiny_ast}")

@@ -76,11 +76,12 @@ def _build(model_id: str, device: str | None, **kwargs: Any) -> Classifier:
         source = model_id[3:]
         if not source:
             raise ValueError("expected 'hf:<model id or local folder>'")
+        from .hf import load_hf
+
         try:
-            from .hf import load_hf
-        except ImportError as exc:  # pragma: no cover
-            raise ValueError(f"Hugging Face models need: pip install 'freqrex-app[hf]' ({exc})") from exc
-        return load_hf(source, device=device, **kwargs)
+            return load_hf(source, device=device, **kwargs)
+        except ImportError as exc:  # transformers missing: the optional extra
+            raise ValueError(str(exc)) from exc
     if model_id in _REGISTRY:
         factory = _REGISTRY[model_id][0]
         model = factory(device=device, **kwargs)
