@@ -48,6 +48,7 @@ CSS = """
 .fx-placeholder {padding: 40px 20px; text-align: center; color: #666; font-size: 1.1em;
   border: 2px dashed #d9c7f0; border-radius: 14px;}
 .fx-pert-buttons button {min-width: 0 !important;}
+.fx-steps {text-align: left; display: inline-block; margin: 14px auto 0 auto; font-size: 0.95em;}
 .fx-legend span {display: inline-block; padding: 1px 8px; border-radius: 5px; margin-right: 6px;
   font-size: 0.9em;}
 footer {display: none !important;}
@@ -216,9 +217,14 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
             # ---------------------------------------------------------------- results
             with gr.Column(scale=7, min_width=520):
                 placeholder = gr.HTML(
-                    '<div class="fx-placeholder">Upload a clip and press <b>Explain</b>, or '
-                    'pick an example on the left.<br>The label, the responsibility spectrogram '
-                    'and the minimal perturbations appear here.</div>', elem_id="placeholder")
+                    '<div class="fx-placeholder"><b>Try an example</b> on the left (instant), '
+                    'or drop a track, choose the excerpt and the model, and press '
+                    '<b>Explain</b>.<ol class="fx-steps"><li>the model\'s label and its top '
+                    'scores</li><li>the <b>responsibility spectrogram</b>: where in time and '
+                    'frequency the label comes from</li><li>the frequencies that are '
+                    '<b>sufficient</b> and <b>necessary</b> for it</li><li>the smallest '
+                    'changes that keep or <b>flip</b> the label, to listen to beside the '
+                    'original</li></ol></div>', elem_id="placeholder")
                 with gr.Column(visible=False, elem_id="results") as results:
                     headline = gr.HTML(elem_id="headline")
                     with gr.Row(equal_height=False):

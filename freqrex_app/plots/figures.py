@@ -314,6 +314,26 @@ def perturbation(exp, name: str):
 
     fig = new_figure(10, 5.2, top=0.6)
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 2])
+    snr_txt = "no change" if math.isinf(snr) else f"SNR {snr:.1f} dB"
+    title = f"{PERTURBATIONS[name]}  ·  {info}  ·  {snr_txt}"
+    if name == "stft_flip" and exp.stft is not None and exp.stft_flip is not None:
+        _draw_removed_cells(top, exp, title)
+    else:
+        _draw_spectra(top, exp, name, y, title)
+
+    t0 = _time_offset(exp)
+    _draw_envelope(bottom, x, exp.sample_rate, t0, PALETTE["spectrum"], "original", alpha=0.6)
+    _draw_envelope(bottom, diff, exp.sample_rate, t0, PALETTE["difference"],
+                   "difference (original − perturbed)", alpha=0.85)
+    bottom.set_xlabel("time (s)")
+    bottom.set_ylabel("amplitude")
+    bottom.legend(loc="upper right", fontsize=7.5, framealpha=0.85)
+    _clean(bottom)
+    return fig
+
+
+def _draw_spectra(top, exp, name: str, y: np.ndarray, title: str) -> None:
+    """Original and perturbed spectrum (dB, log-Hz), removed bins marked for flip-k."""
     starts, centres, _ = _bands(exp)
     ref = float(np.max(exp.magnitude)) if exp.n_bins else 1.0
     orig_db = np.maximum(band_max(_db(exp.magnitude, ref), starts), -_DB_RANGE)
@@ -349,19 +369,36 @@ def perturbation(exp, name: str):
     top.set_ylabel("magnitude (dB)")
     top.set_xlabel("frequency (Hz)", fontsize=8)
     top.legend(loc="lower left", fontsize=7.5, framealpha=0.85)
-    snr_txt = "no change" if math.isinf(snr) else f"SNR {snr:.1f} dB"
-    top.set_title(f"{PERTURBATIONS[name]}  ·  {info}  ·  {snr_txt}", fontsize=10, loc="left")
+    top.set_title(title, fontsize=10, loc="left")
     _clean(top)
 
+
+
+def _draw_removed_cells(ax, exp, title: str) -> None:
+    """The spectrogram with the STFT cells the flip removed shaded in red."""
+    mag, ranges, edges, rows_db = _stft_rows(exp)
+    mask = np.zeros(mag.shape, dtype=np.float32)
+    mask.reshape(-1)[np.asarray(exp.stft_flip.index, dtype=np.int64)] = 1.0
+    rows = np.stack([mask[lo:hi].max(axis=0) for lo, hi in ranges])
     t0 = _time_offset(exp)
-    _draw_envelope(bottom, x, exp.sample_rate, t0, PALETTE["spectrum"], "original", alpha=0.6)
-    _draw_envelope(bottom, diff, exp.sample_rate, t0, PALETTE["difference"],
-                   "difference (original − perturbed)", alpha=0.85)
-    bottom.set_xlabel("time (s)")
-    bottom.set_ylabel("amplitude")
-    bottom.legend(loc="upper right", fontsize=7.5, framealpha=0.85)
-    _clean(bottom)
-    return fig
+    half = int(exp.stft["hop"]) / exp.sample_rate / 2
+    extent = (t0 - half, t0 + exp.n_samples / exp.sample_rate + half, edges[0], edges[-1])
+    ax.imshow(np.clip(rows_db, -_DB_RANGE, 0), origin="lower", aspect="auto", extent=extent,
+              cmap="Greys", vmin=-_DB_RANGE, vmax=0, interpolation="nearest")
+    rgba = np.zeros(rows.shape + (4,), dtype=np.float32)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = 0.84, 0.16, 0.16
+    rgba[..., 3] = 0.75 * rows
+    ax.imshow(rgba, origin="lower", aspect="auto", extent=extent, interpolation="nearest")
+    style_log_hz(ax, edges[0], edges[-1], notes=False, axis="y")
+    ax.set_ylabel("frequency (Hz)")
+    ax.set_xlabel("time (s)", fontsize=8)
+    share = exp.stft_flip.k / max(mag.size, 1)
+    ax.text(0.995, 0.97, f"{exp.stft_flip.k:,} of {mag.size:,} cells removed ({share:.2%})",
+            transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
+            color=PALETTE["difference"],
+            bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc", alpha=0.9))
+    ax.set_title(title, fontsize=10, loc="left")
+    _clean(ax)
 
 
 def _outcome(exp, name: str) -> str:
