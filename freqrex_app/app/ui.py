@@ -612,7 +612,8 @@ def launch_options(limits: Limits | None = None, host: str | None = None,
     limits = limits or get_limits()
     opts: dict[str, Any] = dict(max_file_size=limits.max_file_size, theme=THEME, css=CSS,
                                 allowed_paths=[str(ASSETS), str(limits.cache)],
-                                footer_links=["api"], show_error=True)
+                                footer_links=["api"], show_error=True,
+                                enable_monitoring=False)  # no /monitoring dashboard or summary
     if host is not None:
         opts["server_name"] = host
     if port is not None:
