@@ -43,9 +43,10 @@ CSS = """
 .fx-model {font-family: monospace; background: #efe6fb; color: #3c096c; padding: 1px 7px;
   border-radius: 6px; font-size: 0.8em;}
 .fx-label {font-weight: 800; color: #7b2cbf;}
-.fx-conf {font-weight: 600; color: #555;}
-.fx-sub {color: #666; margin-top: 4px;}
-.fx-placeholder {padding: 40px 20px; text-align: center; color: #666; font-size: 1.1em;
+.fx-conf {font-weight: 600; color: var(--body-text-color-subdued);}
+.fx-sub {color: var(--body-text-color-subdued); margin-top: 4px;}
+.fx-placeholder {padding: 40px 20px; text-align: center; color: var(--body-text-color-subdued);
+  font-size: 1.1em;
   border: 2px dashed #d9c7f0; border-radius: 14px;}
 .fx-pert-buttons button {min-width: 0 !important;}
 .fx-steps {text-align: left; display: inline-block; margin: 14px auto 0 auto; font-size: 0.95em;}
