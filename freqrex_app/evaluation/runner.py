@@ -226,6 +226,8 @@ def _worker_init(threads: int) -> None:
 
 
 def _pool_job(job: Job) -> dict:
+    if is_done(job):  # another process sharing this folder finished it meanwhile
+        return json.loads((job.folder / "row.json").read_text())
     try:
         return run_job(job)
     except Exception as exc:
@@ -267,6 +269,12 @@ def run_jobs(jobs: list[Job], workers: int = 1, ray_address: str | None = None,
         results += _run_ray(todo, ray_address, on_done)
     elif workers <= 1:
         for job in todo:
+            if is_done(job):  # another process sharing this folder finished it meanwhile
+                row = json.loads((job.folder / "row.json").read_text())
+                results.append(row)
+                if on_done:
+                    on_done(row, True)
+                continue
             try:
                 row = run_job(job, on_progress)
             except KeyboardInterrupt:
