@@ -375,7 +375,11 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                 raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0],
                                title="Error") from None
             progress(1.0, desc="done")
-            return render(job)
+            try:  # the estimate now knows this model's measured speed
+                estimate_now = H.estimate_md(model_id, preset_calls(preset_name), dur, limits)
+            except Exception:
+                estimate_now = gr.update()
+            return [*render(job), estimate_now]
 
         def cancel_ui(request: gr.Request):
             _cancel_session(request)
@@ -492,7 +496,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         # ------------------------------------------------------------ wiring
         explain_inputs = [audio_in, model_dd, hf_box, view, start, duration, preset, seed, stft]
         explain_evt = explain_btn.click(
-            explain_ui, explain_inputs, result_outputs, api_visibility="private",
+            explain_ui, explain_inputs, [*result_outputs, estimate], api_visibility="private",
             concurrency_id="explain", concurrency_limit=limits.concurrency,
             show_progress="full", show_progress_on=[placeholder, headline, spectro_img])
         cancel_btn.click(cancel_ui, None, None, cancels=[explain_evt], queue=False,
