@@ -105,9 +105,18 @@ def _cancel_session(request: gr.Request | None) -> None:
         event.set()
 
 
+_PREVIEW_PIECE_FRAMES = 1 << 23  # source frames decoded at once for the preview (32 MB)
+
+
 def _read_source(path: str, limits: Limits):
-    """The whole source at 8 kHz, for the excerpt preview (cached for a few files)."""
-    from ..audio import load_audio
+    """The whole source at 8 kHz, for the excerpt preview (cached for a few files).
+
+    A source with many frames is decoded piece by piece: a 15 MB FLAC can hold 10 minutes
+    at 192 kHz, which decoded at once would take over a gigabyte."""
+    import numpy as np
+    import soundfile as sf
+
+    from ..audio import Audio, AudioError, load_audio
 
     p = Path(path)
     key = f"{p}:{p.stat().st_mtime_ns}"
@@ -115,8 +124,34 @@ def _read_source(path: str, limits: Limits):
         if key in _SOURCES:
             _SOURCES.move_to_end(key)
             return _SOURCES[key]
-    audio = load_audio(p, sample_rate=8000, max_file_seconds=limits.max_source_s,
-                       max_excerpt_seconds=limits.max_source_s)
+    kw = dict(sample_rate=8000, max_file_seconds=limits.max_source_s,
+              max_excerpt_seconds=limits.max_source_s)
+    try:
+        info = sf.info(str(p))
+        rate, frames = int(info.samplerate), int(info.frames)
+    except Exception:
+        rate, frames = 0, 0  # load_audio says what is wrong
+    if rate <= 0 or frames <= _PREVIEW_PIECE_FRAMES or frames > rate * limits.max_source_s:
+        audio = load_audio(p, **kw)
+    else:
+        step = max(1, _PREVIEW_PIECE_FRAMES // rate)  # whole seconds per piece
+        pieces = []
+        for t0 in range(0, int(frames // rate) + 1, step):
+            try:
+                pieces.append(load_audio(p, start=float(t0), duration=float(step),
+                                         min_seconds=0.0, **kw).samples)
+            except AudioError as exc:
+                if "silent" in str(exc):
+                    pieces.append(np.zeros(int(round(min(step, frames / rate - t0) * 8000)),
+                                           np.float32))
+                elif "empty excerpt" in str(exc):  # past the end (or a truncated file)
+                    break
+                else:
+                    raise
+        samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        if samples.size == 0 or float(np.max(np.abs(samples))) < 1e-5:
+            raise AudioError(f"{p.name} is silent or holds no audio")
+        audio = Audio(samples=samples, sample_rate=8000, start=0.0, source=str(p))
     with _SOURCES_LOCK:
         _SOURCES[key] = audio
         while len(_SOURCES) > 8:
