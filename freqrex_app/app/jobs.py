@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import shutil
 import threading
 import time
@@ -56,6 +57,8 @@ def hf_available() -> bool:
 # models
 
 
+# a Hugging Face repo id: 'name' or 'org/name', letters, digits, '-', '_', '.'
+_HF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
 _MODELS: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _MODELS_LOCK = threading.Lock()
 _MAX_MODELS = 4
@@ -71,9 +74,11 @@ def resolve_model_id(model: str | None, hf_id: str | None = None) -> str:
         source = hf_id[3:] if hf_id.startswith("hf:") else hf_id
         if not hf_available():
             raise JobError("Hugging Face models need the optional extra: pip install 'freqrex-app[hf]'")
-        if (not source or source.startswith(("/", ".", "~")) or ".." in source
-                or "\\" in source or source.count("/") > 1):
+        if not _HF_ID.fullmatch(source) or ".." in source:
             raise JobError(f"not a Hugging Face model id: {hf_id!r} (expected 'org/name')")
+        if Path(source).exists():  # the loader would read it as a folder on this server
+            raise JobError(f"not a Hugging Face model id: {hf_id!r} (this server loads model "
+                           "ids from its Hugging Face cache, never its own files)")
         return f"hf:{source}"
     model = (model or "").strip()
     if not model:
