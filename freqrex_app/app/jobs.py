@@ -290,8 +290,10 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
     try:
         budget = int(budget)
         seed = int(seed)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise JobError("budget and seed must be whole numbers") from None
+    if not 0 <= seed < 2**63:
+        raise JobError(f"the seed must be a whole number from 0 to {2**63 - 1}, got {seed}")
     if budget < 50:
         raise JobError(f"a budget of {budget} model calls is too small (at least 50)")
     if budget > limits.max_budget:

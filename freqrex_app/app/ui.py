@@ -395,7 +395,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                 progress(0.0, desc="loading the model and the excerpt")
                 job = run_job(audio, model_id, labels_view, start=t0 or 0.0,
                               duration=dur or limits.default_excerpt_s,
-                              budget=preset_calls(preset_name), seed=int(seed_v or 0),
+                              budget=preset_calls(preset_name), seed=seed_v or 0,
                               stft=bool(stft_v), limits=limits,
                               progress=lambda fr, msg: progress(fr, desc=msg),
                               cancelled=cancel.is_set)
