@@ -123,6 +123,18 @@ def test_a_band_below_20_hz():
     assert np.all(exp.hz(exp.necessary.index) < 20.0)
 
 
+def test_single_bin_check_puts_a_counterfactual_bin_on_top_when_the_search_is_short():
+    x = tone_clip(tones=((440, 0.2), (1000, 0.3), (2500, 0.3)))
+    short = fx.explain(x, Planted("one", (440.0,)), budget=40, seed=0, stft=False, verify=0)
+    checked = fx.explain(x, Planted("one", (440.0,)), budget=40, seed=0, stft=False)
+    assert short.search["frequency"]["finest_width"] > 1  # the search never reached single bins
+    assert not short.flips[0].flipped                      # so loudness decided the top
+    assert int(checked.ranking[0]) in bins(440)
+    assert checked.responsibility[checked.ranking[0]] >= 1.0  # exact: removing it alone flips
+    assert checked.flips[0].flipped
+    assert checked.queries <= 40
+
+
 def test_complete_restores_the_confidence():
     x, model = tone_clip(), Planted("one", (440.0,))
     exp = fx.explain(x, model, budget=600, seed=0, stft=False)

@@ -206,6 +206,8 @@ class Explanation:
                   "adjustment": _index(self.adjustment)}
         if self.stft_responsibility is not None:
             arrays["stft_responsibility"] = self.stft_responsibility.astype(np.float32)
+        if self.stft_flip is not None:  # flat cell indices (freq * frames + frame)
+            arrays["stft_flip_cells"] = _index(self.stft_flip.index)
         np.savez_compressed(out / "sets.npz", **arrays)
         written["sets"] = out / "sets.npz"
         for name, wave in self.waves().items():
@@ -217,7 +219,9 @@ class Explanation:
                 self.notes[f"audio_{name}"] = f"could not write {path.name}: {exc}"
         if figures:
             written.update(self.save_figures(out))
-        (out / "explanation.json").write_text(self.to_json())
+        # pretty unless the STFT flip lists very many cells (then compact: a tenth the size)
+        big = self.stft_flip is not None and self.stft_flip.k > 2000
+        (out / "explanation.json").write_text(self.to_json(indent=None if big else 2))
         written["explanation"] = out / "explanation.json"
         return written
 

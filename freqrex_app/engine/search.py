@@ -25,6 +25,7 @@ class SearchResult:
     """The summed responsibility map and what it took to compute it."""
 
     responsibility: np.ndarray
+    effect: np.ndarray
     queries: int
     nodes: int
     iterations: int
@@ -83,6 +84,7 @@ class _Node:
     context: tuple = field(compare=False)
     band: tuple = field(compare=False)
     depth: int = field(compare=False)
+    margin: float = field(default=0.0, compare=False)  # target margin of context + band
     parts: list | None = field(default=None, compare=False)  # drawn once, when first needed
 
 
@@ -102,7 +104,7 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
                           budget: float = math.inf, iterations: int = 4, min_width: int = 1,
                           max_nodes: int = 2000, extend: bool = False,
                           max_iterations: int = 64, descend: str = "sufficient",
-                          parallel: int | None = None) -> SearchResult:
+                          parallel: int | None = None, root_margin: float = 0.0) -> SearchResult:
     """Sum responsibility over ``space`` for the classification ``target``.
 
     ``budget`` bounds the queries of this search (the oracle bounds the whole explanation);
@@ -114,10 +116,17 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
     of the smallest passing subset, with the subset's other parts as context),
     ``"counterfactual"`` (each part with responsibility > 0, in the context of its smallest
     witness, where removing it changes the label), or ``"both"``.
+
+    Beside the responsibility map, the search sums a graded *effect* map: how much removing
+    each part lowers the margin of the target label (its score minus the best other score)
+    in the node's context; ``root_margin`` is that margin for the whole clip. Where no part
+    of a node is a counterfactual cause, the counterfactual descent goes on into the part
+    whose removal lowers the margin most, so single bins with the largest effect are reached.
     """
     if descend not in ("sufficient", "counterfactual", "both"):
         raise ValueError(f"descend must be 'sufficient', 'counterfactual' or 'both', not {descend!r}")
     resp = np.zeros(space.shape, dtype=np.float64)
+    effect = np.zeros(space.shape, dtype=np.float64)
     start = oracle.queries
     counter = itertools.count()
     batch_cap = oracle.batch_size
@@ -139,7 +148,8 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
     while True:
         while len(active) < parallel and may_start() and room() >= 15:
             active.append(_Iteration(np.random.default_rng([seed, started]),
-                                     [_Node((-1.0, 0, next(counter)), (), space.root, 0)], share))
+                                     [_Node((-1.0, 0, next(counter)), (), space.root, 0, root_margin)],
+                                     share))
             started += 1
         if not active:
             exhausted = exhausted or started < iterations
@@ -175,8 +185,9 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
             at = 0
             for itx, node in batch:
                 n_mut = (1 << len(node.parts)) - 1
-                _expand(space, resp, node, out.passes(target)[at:at + n_mut],
-                        out.scores[at:at + n_mut, target], descend, min_split, itx, counter, stats)
+                _expand(space, resp, effect, node, out.passes(target)[at:at + n_mut],
+                        out.scores[at:at + n_mut], target, descend, min_split, itx, counter,
+                        stats)
                 itx.spent += n_mut
                 at += n_mut
         for itx in list(active):
@@ -184,7 +195,8 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
                 exhausted |= itx.cut
                 stats["done"] += 1
                 active.remove(itx)
-    return SearchResult(responsibility=resp.astype(np.float32), queries=oracle.queries - start,
+    return SearchResult(responsibility=resp.astype(np.float32), effect=effect.astype(np.float32),
+                        queries=oracle.queries - start,
                         nodes=stats["nodes"], iterations=stats["done"],
                         max_depth=stats["max_depth"], budget_exhausted=exhausted,
                         finest_width=int(stats["finest"]))
@@ -216,35 +228,50 @@ def _mutants(space, node: _Node) -> list[np.ndarray]:
     return out
 
 
-def _expand(space, resp, node: _Node, passes_proper: np.ndarray, score_proper: np.ndarray,
-            descend: str, min_split: int, itx: _Iteration, counter, stats: dict) -> None:
-    """Add the parts' responsibility to ``resp`` and push the parts to refine next."""
+def margins(scores: np.ndarray, target: int) -> np.ndarray:
+    """Score of ``target`` minus the best other score, per row (< 0: the label changed)."""
+    others = np.delete(scores, target, axis=1)
+    return scores[:, target] - (others.max(axis=1) if others.shape[1] else 0.0)
+
+
+def _expand(space, resp, effect, node: _Node, passes_proper: np.ndarray, scores: np.ndarray,
+            target: int, descend: str, min_split: int, itx: _Iteration, counter,
+            stats: dict) -> None:
+    """Add the parts' responsibility and effect to the maps; push the parts to refine next."""
     parts = node.parts
+    full = (1 << len(parts)) - 1
     passes = np.append(passes_proper, True)  # the full set is the parent: it passes
-    score = np.append(score_proper, np.inf)
+    score = np.append(scores[:, target], np.inf)
+    margin = np.append(margins(scores, target), node.margin)
     wit = witnesses(passes, len(parts))
     r = [1.0 / (bin(w).count("1") + 1) if w is not None else 0.0 for w in wit]
-    for part, value in zip(parts, r):
+    drop = [node.margin - margin[full & ~(1 << i)] for i in range(len(parts))]
+    for part, value, d in zip(parts, r, drop):
         if value > 0:
             space.add(resp, part, value)
+        space.add(effect, part, d)
     sizes = [space.size(p) for p in parts]
     stats["finest"] = min(stats["finest"], *sizes)
     stats["nodes"] += 1
     stats["max_depth"] = max(stats["max_depth"], node.depth + 1)
     itx.nodes += 1
-    children: dict[int, tuple] = {}
+    children: dict[int, tuple[int, int]] = {}  # part -> (subset kept around it, its full set)
     if descend != "counterfactual":
         keep = smallest_passing(passes, sizes, score)
-        chosen = [i for i in range(len(parts)) if keep >> i & 1]
-        for i in chosen:
-            children[i] = tuple(parts[j] for j in chosen if j != i)
+        for i in range(len(parts)):
+            if keep >> i & 1:
+                children[i] = (keep & ~(1 << i), keep)
     if descend != "sufficient":
-        full = (1 << len(parts)) - 1
         for i, w in enumerate(wit):
             if w is not None and i not in children:
-                kept = full & ~w & ~(1 << i)
-                children[i] = tuple(parts[j] for j in range(len(parts)) if kept >> j & 1)
-    for i, others in children.items():
+                children[i] = (full & ~w & ~(1 << i), full & ~w)
+        if all(w is None for w in wit):  # no counterfactual cause here: follow the largest effect
+            i = int(np.argmax(drop))
+            if drop[i] > 0 and i not in children:
+                children[i] = (full & ~(1 << i), full)
+    for i, (kept, whole) in children.items():
         if sizes[i] >= min_split:
+            others = tuple(parts[j] for j in range(len(parts)) if kept >> j & 1)
             heapq.heappush(itx.heap, _Node((-r[i], -(node.depth + 1), next(counter)),
-                                           node.context + others, parts[i], node.depth + 1))
+                                           node.context + others, parts[i], node.depth + 1,
+                                           float(margin[whole])))
