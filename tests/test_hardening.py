@@ -523,3 +523,55 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
     # the page's text for this job still renders and lists what failed
     assert "Flip-2" in str(perturbation_rows(exp)) and H.facts_md(job)
     assert "figure_perturbation_flip_2" in H.notes_md(job)
+
+
+# ------------------------------------------------------------------------------ the page itself
+
+
+@pytest.mark.browser
+def test_bad_files_in_the_page_show_a_message(corpus, tmp_path_factory):
+    """Headless chromium (as tests/test_browser.py, whose helpers it reuses): a few corpus
+    files uploaded in the page each give a toast with the reason; a file over the upload
+    limit is stopped by the page; the page keeps working."""
+    import shutil
+
+    chromium = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
+    chromedriver = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
+    if not (shutil.which(chromium) and shutil.which(chromedriver)):
+        pytest.skip("chromium and chromedriver are needed")
+    os.environ["SE_OFFLINE"] = "true"
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from freqrex_app.app.limits import Limits
+    from freqrex_app.app.testing import serve_in_thread, shutdown
+    from test_browser import _open, _toast_text, _upload
+
+    limits = Limits(max_upload_mb=UPLOAD_MB, max_source_s=MAX_SOURCE_S, max_excerpt_s=5.0,
+                    default_excerpt_s=3.0, max_budget=120,
+                    cache=tmp_path_factory.mktemp("page-cache"))
+    url, demo = serve_in_thread(limits, warm=False)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--window-size=1440,1000",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-hardening')}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    try:
+        for name in ("nan.wav", "truncated.mp3", "two_hours.wav"):
+            _open(driver, url)
+            _upload(driver, corpus[name])
+            toast = _toast_text(driver).strip().splitlines()  # title, close button, text
+            _one_line(toast[-1], BAD[name], f"page {name}")
+        _open(driver, url)
+        _upload(driver, corpus[OVER_LIMIT])
+        message = _toast_text(driver).lower()
+        print("page, over the limit:", " | ".join(message.splitlines()))
+        assert "size" in message or "large" in message or "exceed" in message, message
+        assert not (limits.cache / "jobs").exists() or not any((limits.cache / "jobs").iterdir())
+    finally:
+        driver.quit()
+        shutdown(demo)
