@@ -115,3 +115,20 @@ def test_missing_transformers_is_a_clear_error(monkeypatch, tiny_ast):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import fails as if not installed
     with pytest.raises(ValueError, match=r"freqrex-app\[hf\]"):
         load_model(f"hf:{tiny_ast}")
+
+
+def test_pickle_weights_are_refused(tiny_ast, tmp_path):
+    """The same tiny model saved only as pytorch_model.bin (pickle) is refused: safetensors only."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_ast, folder)
+    weights = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    torch.save(weights, folder / "pytorch_model.bin")
+    assert load_model(f"hf:{tiny_ast}").predict(waves(1)).shape == (1, len(LABELS))
+    with pytest.raises(ValueError):
+        load_model(f"hf:{folder}")

@@ -35,8 +35,11 @@ class HFClassifier:
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         try:
-            self.extractor = AutoFeatureExtractor.from_pretrained(source, **kwargs)
-            model = AutoModelForAudioClassification.from_pretrained(source, **kwargs)
+            self.extractor = AutoFeatureExtractor.from_pretrained(
+                source, trust_remote_code=False, **kwargs)
+            # safetensors only: never unpickle weights, never run a checkpoint's own code
+            model = AutoModelForAudioClassification.from_pretrained(
+                source, use_safetensors=True, trust_remote_code=False, **kwargs)
         except (OSError, ValueError) as exc:
             where = "folder" if local else "id (looked up in the local Hugging Face cache only)"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
