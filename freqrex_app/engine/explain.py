@@ -224,9 +224,11 @@ class _Run:
     def _verify(self, space, found, ranking, target, root_margin, by_effect) -> np.ndarray:
         """Test the top bins one by one in the full clip; re-rank with what was measured.
 
-        A bin whose removal alone changes the label is a counterfactual cause with k = 0:
-        its exact responsibility at single-bin resolution, 1, is added to R. Every tested
-        bin's measured margin drop is added to the effect map.
+        A bin whose removal alone changes the label is a counterfactual cause with k = 0 in
+        the clip itself, the strongest finding there is: it is lifted above every summed
+        responsibility (R above the map's maximum) so that it ranks first; several such bins
+        are ordered by their measured margin drop, which is added to the effect map for
+        every tested bin.
         """
         cfg = self.cfg
         loud = np.argsort(-space.magnitude, kind="stable")[:cfg.verify_loudest]
@@ -235,8 +237,10 @@ class _Run:
             return ranking
         out = self.oracle.classify(np.stack([space.remove(np.array([b])) for b in candidates]))
         drop = root_margin - margins(out.scores, target)
+        top = float(found.responsibility.max()) + 1.0
         for b, flipped, d in zip(candidates, out.label != target, drop):
-            found.responsibility[b] += 1.0 if flipped else 0.0
+            if flipped:
+                found.responsibility[b] = top
             found.effect[b] += d
         return rank(found.responsibility, space.magnitude, found.effect if by_effect else None)
 
