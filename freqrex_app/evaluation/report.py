@@ -250,7 +250,8 @@ def write_report(rows: list[dict], out: str | Path, command: str | None = None,
     md += ["flip@k: share of clips whose top-1 label changes when the top-k bins are removed "
            "(95% Wilson interval in brackets). Baselines remove the same number of bins: random "
            "bins (seeded), the loudest bins (largest |X|), and single-band occlusion (the k "
-           "loudest bins of the band whose removal lowers the label's score most; its band "
+           "loudest bins of the band whose removal changes the label, or else lowers its score "
+           "most; its band "
            "queries are counted under baseline queries). S, SN: sufficient and "
            "sufficient-and-necessary sets as fractions of the F rfft bins.", "",
            table(summary), ""]
