@@ -2,6 +2,7 @@
 file or an array (:func:`load_audio`), and writing exact WAVs (:func:`write_wav`)."""
 from __future__ import annotations
 
+from . import io
 from .clip import Audio
 from .io import (
     MAX_EXCERPT_SECONDS,
@@ -14,14 +15,4 @@ from .io import (
     write_wav,
 )
 
-__all__ = [
-    "Audio",
-    "AudioError",
-    "load_audio",
-    "write_wav",
-    "SUPPORTED_FORMATS",
-    "MAX_FILE_SECONDS",
-    "MAX_EXCERPT_SECONDS",
-    "MIN_SECONDS",
-    "SILENCE_PEAK",
-]
+__all__ = list(io.__all__)
