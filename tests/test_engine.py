@@ -251,6 +251,11 @@ def test_bad_inputs_give_clear_errors():
         fx.explain(tone_clip(), object())
     with pytest.raises(ValueError, match="budget"):
         fx.explain(tone_clip(), model, budget=0)
+    with pytest.raises(ValueError, match="descend"):
+        fx.explain(tone_clip(), model, descend="sideways")
+    with pytest.raises(ValueError, match="tie_break"):
+        fx.explain(tone_clip(), model, tie_break="alphabetical")
+    assert model.waves == 0  # every bad setting is refused before a model query is spent
 
 
 def test_resamples_audio_at_another_rate():

@@ -43,6 +43,13 @@ class EngineConfig:
     verify: int = 16                 #: top-ranked bins tested one by one in the full clip (0: off)
     verify_loudest: int = 8          #: ... and this many of the loudest bins
 
+    def __post_init__(self) -> None:  # fail before any model query is spent
+        if self.descend not in ("sufficient", "counterfactual", "both"):
+            raise ValueError("descend must be 'sufficient', 'counterfactual' or 'both', "
+                             f"not {self.descend!r}")
+        if self.tie_break not in ("effect", "magnitude"):
+            raise ValueError(f"tie_break must be 'effect' or 'magnitude', not {self.tie_break!r}")
+
 
 def rank(responsibility: np.ndarray, magnitude: np.ndarray,
          effect: np.ndarray | None = None) -> np.ndarray:
@@ -156,8 +163,6 @@ class _Run:
         self._set_stage("classifying the clip", 0.0, 0.0)
         target, confidence, scores = oracle.classify_one(x)
         root_margin = float(margins(scores[None], target)[0])
-        if cfg.tie_break not in ("effect", "magnitude"):
-            raise ValueError(f"tie_break must be 'effect' or 'magnitude', not {cfg.tie_break!r}")
         by_effect = cfg.tie_break == "effect"
         labels = list(self.model.labels)
 
@@ -231,9 +236,11 @@ class _Run:
         every tested bin.
         """
         cfg = self.cfg
+        if not cfg.verify:
+            return ranking
         loud = np.argsort(-space.magnitude, kind="stable")[:cfg.verify_loudest]
         candidates = list(dict.fromkeys([*ranking[:cfg.verify].tolist(), *loud.tolist()]))
-        if not cfg.verify or not candidates or self.oracle.left < len(candidates):
+        if self.oracle.left < len(candidates):
             return ranking
         out = self.oracle.classify(np.stack([space.remove(np.array([b])) for b in candidates]))
         drop = root_margin - margins(out.scores, target)

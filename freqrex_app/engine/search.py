@@ -2,9 +2,9 @@
 
 Each node keeps a context C and splits one band B into up to 4 parts at random cuts. All
 subsets of the parts (with C) are classified in one batch, every part gets its exact degree
-of responsibility 1/(k+1), and the search descends into the smallest passing subset. Nodes
-are expanded best-first (highest responsibility, then deepest), so the map is useful
-whenever the budget runs out.
+of responsibility 1/(k+1), and the search descends into the smallest passing subset and/or
+the parts that are counterfactual causes (``descend``). Nodes are expanded best-first
+(highest responsibility, then deepest), so the map is useful whenever the budget runs out.
 """
 from __future__ import annotations
 
@@ -41,8 +41,12 @@ def part_responsibility(passes: np.ndarray, n_parts: int) -> np.ndarray:
     r_i = max over W (subset of the other parts) of 1/(|W|+1) such that keeping all parts but
     W passes and keeping all parts but W and i does not; 0 when no W does.
     """
-    return np.array([1.0 / (bin(w).count("1") + 1) if w is not None else 0.0
-                     for w in witnesses(passes, n_parts)])
+    return np.array(degrees(witnesses(passes, n_parts)))
+
+
+def degrees(wit: list[int | None]) -> list[float]:
+    """Degree of responsibility 1/(|W|+1) of each part from its smallest witness W (0: none)."""
+    return [1.0 / (bin(w).count("1") + 1) if w is not None else 0.0 for w in wit]
 
 
 def witnesses(passes: np.ndarray, n_parts: int) -> list[int | None]:
@@ -244,7 +248,7 @@ def _expand(space, resp, effect, node: _Node, passes_proper: np.ndarray, scores:
     score = np.append(scores[:, target], np.inf)
     margin = np.append(margins(scores, target), node.margin)
     wit = witnesses(passes, len(parts))
-    r = [1.0 / (bin(w).count("1") + 1) if w is not None else 0.0 for w in wit]
+    r = degrees(wit)
     drop = [node.margin - margin[full & ~(1 << i)] for i in range(len(parts))]
     for part, value, d in zip(parts, r, drop):
         if value > 0:
