@@ -10,10 +10,6 @@ from typing import Sequence
 __all__ = ["main", "build_parser", "resolve_model"]
 
 
-class CliError(Exception):
-    """An error for the user: printed as one line, exit status 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="freqrex", description="Which frequencies does an audio "
                                 "classifier's decision depend on? (FreqReX)")
@@ -51,17 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_model(model_id: str | None, labels_view: str | None = None):
     """A classifier from a built-in id, ``hf:...`` or ``package.module:factory``."""
-    from ..models.base import load_factory, restrict_labels
-    if model_id and ":" in model_id and not model_id.startswith("hf:"):
-        sys.path.insert(0, str(Path.cwd()))  # let 'mymodels:factory' find ./mymodels.py
-        model = load_factory(model_id)
-        if labels_view and labels_view != "all":
-            views = getattr(model, "views", {}) or {}
-            if labels_view not in views:
-                raise CliError(f"model {model_id!r} has no labels view {labels_view!r}")
-            model = restrict_labels(model, views[labels_view], labels_view)
-        return model
     from .. import models
+    if model_id and ":" in model_id and not model_id.startswith("hf:"):
+        here = str(Path.cwd())  # let 'mymodels:factory' find ./mymodels.py
+        if here not in sys.path:
+            sys.path.insert(0, here)
     return models.load_model(model_id or models.DEFAULT_MODEL, labels_view=labels_view)
 
 
