@@ -8,7 +8,7 @@ import numpy as np
 from .oracle import Oracle
 from .prefix import shortest_prefix
 
-__all__ = ["Flip", "snr_db", "flip_k", "stft_flip"]
+__all__ = ["Flip", "snr_db", "remove_and_classify", "flip_k", "stft_flip"]
 
 
 @dataclass
@@ -34,7 +34,8 @@ def snr_db(original: np.ndarray, changed: np.ndarray) -> float:
     return float(10.0 * np.log10(signal / noise))
 
 
-def _flip(space, oracle: Oracle, index: np.ndarray, target: int) -> Flip:
+def remove_and_classify(space, oracle: Oracle, index: np.ndarray, target: int) -> Flip:
+    """Remove ``index`` from the full clip and classify that exact waveform on its own."""
     wave = space.remove(index)
     label, conf, _ = oracle.classify_one(wave)
     return Flip(int(index.shape[0]), index.copy(), label, conf, label != target,
@@ -43,7 +44,7 @@ def _flip(space, oracle: Oracle, index: np.ndarray, target: int) -> Flip:
 
 def flip_k(space, oracle: Oracle, ranking: np.ndarray, target: int, ks=range(1, 6)) -> list[Flip]:
     """Remove the top-k bins for each k, classify the exact waveform (one call each)."""
-    return [_flip(space, oracle, ranking[:k], target) for k in ks]
+    return [remove_and_classify(space, oracle, ranking[:k], target) for k in ks]
 
 
 def stft_flip(space, oracle: Oracle, ranking: np.ndarray, target: int) -> Flip | None:
@@ -54,5 +55,5 @@ def stft_flip(space, oracle: Oracle, ranking: np.ndarray, target: int) -> Flip |
     k = shortest_prefix(test, 1, space.n_features)
     if k is None:
         return None
-    result = _flip(space, oracle, ranking[:k], target)
+    result = remove_and_classify(space, oracle, ranking[:k], target)
     return result if result.flipped else None

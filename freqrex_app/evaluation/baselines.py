@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.manipulations import snr_db
+from ..engine.manipulations import remove_and_classify
 from ..engine.oracle import Oracle
 from ..engine.spaces import FrequencySpace
 
@@ -93,10 +93,9 @@ def occlusion_importance(space: FrequencySpace, oracle: Oracle, target: int, con
 
 def _one(space: FrequencySpace, oracle: Oracle, target: int, method: str, bins: np.ndarray,
          draw: int = 0) -> BaselineFlip:
-    wave = space.remove(bins)
-    label, conf, _ = oracle.classify_one(wave)
-    return BaselineFlip(method, int(bins.shape[0]), bins.copy(), label, conf, label != target,
-                        snr_db(space.wave, wave), wave, draw)
+    f = remove_and_classify(space, oracle, bins, target)
+    return BaselineFlip(method, f.k, f.index, f.label, f.confidence, f.flipped, f.snr_db, f.wave,
+                        draw)
 
 
 def run_baselines(space: FrequencySpace, oracle: Oracle, target: int, confidence: float, *,

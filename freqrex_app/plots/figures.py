@@ -7,6 +7,8 @@ import math
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
+from ..engine.manipulations import snr_db
+
 from ._common import (
     PALETTE,
     band_max,
@@ -308,8 +310,7 @@ def perturbation(exp, name: str):
     x = np.asarray(exp.audio.samples, dtype=np.float64)
     y = np.asarray(waves[name], dtype=np.float64)
     diff = x - y
-    noise = float(np.sum(diff ** 2))
-    snr = math.inf if noise == 0 else 10 * math.log10(max(float(np.sum(x ** 2)), 1e-30) / noise)
+    snr = snr_db(x, y)
     info = _outcome(exp, name)
 
     fig = new_figure(10, 5.2, top=0.6)
