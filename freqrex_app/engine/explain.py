@@ -42,6 +42,8 @@ class EngineConfig:
     tie_break: str = "effect"        #: ties in R: "effect" then magnitude, or "magnitude" (SPEC)
     verify: int = 16                 #: top-ranked bins tested one by one in the full clip (0: off)
     verify_loudest: int = 8          #: ... and this many of the loudest bins
+    refine: int = 5                  #: top ranks chosen greedily by measured removal (0: off)
+    refine_pool: int = 10            #: ... among this many of the verified bins
 
     def __post_init__(self) -> None:  # fail before any model query is spent
         if self.descend not in ("sufficient", "counterfactual", "both"):
@@ -150,7 +152,8 @@ class _Run:
         cfg = self.cfg
         if self.budget is None:
             return math.inf, math.inf, cfg.iterations or 4
-        search = max(0.0, self.oracle.left - min(cfg.reserve, self.budget // 3))
+        search = max(0.0, self.oracle.left - min(cfg.reserve, self.budget // 3)
+                     - self._verify_cost())
         stft = search * cfg.stft_share if self.stft else 0.0
         freq = search - stft
         iterations = cfg.iterations or int(np.clip(freq // 400, 1, 16))
@@ -226,6 +229,15 @@ class _Run:
         self._report(1.0)
         return exp
 
+    def _verify_cost(self) -> int:
+        """Model calls of the single-bin check and the greedy refinement (upper bound)."""
+        cfg = self.cfg
+        if not cfg.verify:
+            return 0
+        pool = min(cfg.refine_pool, cfg.verify + cfg.verify_loudest)
+        greedy = sum(max(0, pool - j) for j in range(1, min(cfg.refine, pool)))
+        return cfg.verify + cfg.verify_loudest + greedy
+
     def _verify(self, space, found, ranking, target, root_margin, by_effect) -> np.ndarray:
         """Test the top bins one by one in the full clip; re-rank with what was measured.
 
@@ -249,7 +261,28 @@ class _Run:
             if flipped:
                 found.responsibility[b] = top
             found.effect[b] += d
+        if cfg.refine > 0:
+            pool = [candidates[i] for i in np.argsort(-drop, kind="stable")[:cfg.refine_pool]]
+            chosen = self._refine(space, pool, target)
+            for j, b in enumerate(chosen):  # the greedy order, above everything else
+                found.responsibility[b] = top + len(chosen) - j
         return rank(found.responsibility, space.magnitude, found.effect if by_effect else None)
+
+    def _refine(self, space, pool: list[int], target: int) -> list[int]:
+        """Greedy removal: each next bin is the one of ``pool`` whose removal, together with
+        the bins already chosen, leaves the lowest margin. The first is the best single bin.
+
+        Flip-k removes the top k bins of the ranking, so this picks them for the effect the
+        manipulation measures, conditioned on the bins removed before them. Stops early (with
+        what it has) when the budget cannot pay for the next round.
+        """
+        chosen, rest = pool[:1], pool[1:]
+        while rest and len(chosen) < self.cfg.refine and self.oracle.left >= len(rest):
+            out = self.oracle.classify(
+                np.stack([space.remove(np.array([*chosen, b])) for b in rest]))
+            best = int(np.argmin(margins(out.scores, target)))
+            chosen.append(rest.pop(best))
+        return chosen
 
     # the sets and manipulations: each may run out of budget or find nothing -----------------
     def _attempt(self, exp: Explanation, name: str, step, *args) -> None:
