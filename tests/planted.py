@@ -27,8 +27,9 @@ def hz_to_bin(hz: float, n: int) -> int:
 
 
 class Planted:
-    """'yes' when the rule over per-frequency amplitudes holds; ``rule`` is 'one', 'any', 'all'
-    or 'band' (total amplitude in [lo, hi) Hz)."""
+    """'yes' when the rule over per-frequency amplitudes holds; ``rule`` is 'one', 'any', 'all',
+    'sum' (their total above the threshold), 'pair+sum' (the geometric mean of the first two,
+    a cue that either one removes, plus the rest) or 'band' (total amplitude in [lo, hi) Hz)."""
 
     sample_rate = SR
     labels = ["no", "yes"]
@@ -46,7 +47,10 @@ class Planted:
         if self.rule == "band":
             lo, hi = (hz_to_bin(f, n) for f in self.band)
             return spec[:, lo:hi].sum(axis=1, keepdims=True)
-        return spec[:, [hz_to_bin(f, n) for f in self.freqs]]
+        amps = spec[:, [hz_to_bin(f, n) for f in self.freqs]]
+        if self.rule == "pair+sum":
+            amps = np.concatenate([np.sqrt(amps[:, :1] * amps[:, 1:2]), amps[:, 2:]], axis=1)
+        return amps.sum(axis=1, keepdims=True) if self.rule.endswith("sum") else amps
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
         waves = np.asarray(waves)
@@ -55,7 +59,7 @@ class Planted:
         self.waves += waves.shape[0]
         self.batch_sizes.append(waves.shape[0])
         present = self.amplitudes(waves) > self.threshold
-        yes = present.all(axis=1) if self.rule in ("one", "all", "band") else present.any(axis=1)
+        yes = present.any(axis=1) if self.rule == "any" else present.all(axis=1)
         margin = np.abs(self.amplitudes(waves) - self.threshold).min(axis=1)
         p = np.where(yes, 0.6 + 0.39 * np.tanh(margin * 20), 0.4 - 0.39 * np.tanh(margin * 20))
         return np.stack([1 - p, p], axis=1).astype(np.float32)

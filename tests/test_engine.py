@@ -144,6 +144,24 @@ def test_single_bin_check_puts_a_counterfactual_bin_on_top_when_the_search_is_sh
     assert checked.queries <= 40
 
 
+@pytest.mark.parametrize("budget", [100, 300])
+def test_greedy_refinement_ranks_first_the_bins_whose_joint_removal_flips(budget):
+    # 'yes' while sqrt(a440 * a1000) + a1500 + a2000 > 0.25. Removing 440 or 1000 Hz has the
+    # largest single effect, but the two carry one cue: removing both does no more than one.
+    # Two bins flip the label only if the second is 1500 or 2000 Hz. A louder tone at 3 kHz
+    # is ignored by the classifier.
+    x = tone_clip(tones=((440, 0.3), (1000, 0.3), (1500, 0.2), (2000, 0.2), (3000, 0.5)))
+    model = lambda: Planted("pair+sum", (440.0, 1000.0, 1500.0, 2000.0), threshold=0.25)  # noqa: E731
+    by_single_effect = fx.explain(x, model(), budget=budget, seed=0, stft=False, refine=0)
+    greedy = fx.explain(x, model(), budget=budget, seed=0, stft=False)
+    assert not by_single_effect.flips[1].flipped
+    assert not greedy.flips[0].flipped            # one tone is never enough
+    assert greedy.flips[1].flipped
+    first, second = (int(round(h)) for h in greedy.hz(greedy.flips[1].index))
+    assert first in (440, 1000) and second in (1500, 2000)
+    assert greedy.queries <= budget
+
+
 def test_complete_restores_the_confidence():
     x, model = tone_clip(), Planted("one", (440.0,))
     exp = fx.explain(x, model, budget=600, seed=0, stft=False)
