@@ -146,7 +146,7 @@ def test_wilson_and_summary(tmp_path):
     for i in range(4):
         r = {"model": "m", "clip": f"c{i}", "labels_view": "all", "duration": 1.0, "budget": 10,
              "queries": 10, "seconds": 1.0, "baseline_queries": 5, "baseline_seconds": 0.1,
-             "stft_flip": i < 2, "stft_snr": 30.0, "stft_cells": 3, "margin": 0.1,
+             "stft_flip": i < 2, "stft_snr": 30.0 - 15 * i, "stft_cells": 3, "margin": 0.1,
              "S_found": True, "S_fraction": 1e-4, "S_bins": 2, "SN_found": i < 3,
              "SN_fraction": 2e-4 if i < 3 else None, "SN_bins": 4 if i < 3 else None,
              "budget_exhausted": False}
@@ -157,6 +157,7 @@ def test_wilson_and_summary(tmp_path):
         rows.append(r)
     s = summarise(rows)["m"]
     assert s["flip@1"] == 0.75 and s["stft_flip"] == 0.5 and s["SN_found"] == 0.75
+    assert s["stft_flip_quiet"] == 0.25  # clip 0 flips at 30 dB, clip 1 at 15 dB
     assert s["random_rate"] == [0.0] * 5 and s["loudest_rate"][0] == 0.25
     assert s["wins_vs_loudest"][0] == [2, 0]
     write_report(rows, tmp_path, command="freqrex evaluate x --out y")

@@ -15,6 +15,7 @@ KS = (1, 2, 3, 4, 5)
 METHODS = ("freqrex", "random", "loudest", "occlusion")
 #: Kelly and Chockler (arXiv 2601.16675), over 8 models: flip@1, flip@5, STFT flip.
 PAPER = {"flip@1": 0.58, "flip@5": 0.78, "stft_flip": 0.62}
+QUIET_DB = 20.0  #: an STFT flip at least this far below the signal counts as quiet
 
 
 def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -67,6 +68,8 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, Any]]:
         st = _vals(rs, "stft_flip")
         m["stft_flip"] = float(np.mean(st)) if st else None
         m["stft_snr_median"] = _median(_vals(rs, "stft_snr"))
+        m["stft_flip_quiet"] = (float(np.mean([bool(r.get("stft_flip")) and (r.get("stft_snr") or 0)
+                                               >= QUIET_DB for r in rs])) if st else None)
         m["stft_cells_median"] = _median(_vals(rs, "stft_cells"))
         for name in ("S", "SN"):
             m[f"{name}_found"] = float(np.mean([bool(r.get(f"{name}_found")) for r in rs]))
@@ -265,7 +268,8 @@ def write_report(rows: list[dict], out: str | Path, command: str | None = None,
                f"Median |S| = {_fmt(m['S_bins_median'], '.0f')} bins, |SN| = "
                f"{_fmt(m['SN_bins_median'], '.0f')} bins; S found on {_pct(m['S_found'])}, SN on "
                f"{_pct(m['SN_found'])}. STFT flip on {_pct(m['stft_flip'])} (median "
-               f"{_fmt(m['stft_cells_median'], '.0f')} cells, median SNR {_fmt(m['stft_snr_median'])} dB). "
+               f"{_fmt(m['stft_cells_median'], '.0f')} cells, median SNR {_fmt(m['stft_snr_median'])} dB; "
+               f"at {QUIET_DB:.0f} dB SNR or more on {_pct(m['stft_flip_quiet'])}). "
                f"Median FreqReX queries {_fmt(m['queries_median'], '.0f')}, {_fmt(m['seconds_median'], '.0f')} s "
                f"per clip; baselines {_fmt(m['baseline_queries_median'], '.0f')} queries, "
                f"{_fmt(m['baseline_seconds_median'], '.0f')} s.", ""]
