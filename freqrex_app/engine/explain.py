@@ -152,8 +152,8 @@ class _Run:
         cfg = self.cfg
         if self.budget is None:
             return math.inf, math.inf, cfg.iterations or 4
-        search = max(0.0, self.oracle.left - min(cfg.reserve, self.budget // 3)
-                     - self._verify_cost())
+        kept = min(cfg.reserve, self.budget // 3) + min(self._verify_cost(), self.budget // 3)
+        search = max(0.0, self.oracle.left - kept)
         stft = search * cfg.stft_share if self.stft else 0.0
         freq = search - stft
         iterations = cfg.iterations or int(np.clip(freq // 400, 1, 16))
