@@ -230,6 +230,17 @@ def test_budget_is_never_exceeded(budget):
         assert d[key] is not None or key in d["notes"]
 
 
+@pytest.mark.parametrize("budget", [30, 45, 60, 90])
+def test_a_small_budget_still_pays_for_the_five_flips(budget):
+    """The single-bin check and the greedy refinement leave the flips and sets their reserve:
+    at budget 60 they once spent all but 3 queries, and flip-1..5 were not computed."""
+    model = Planted("all", (440.0, 1000.0))
+    exp = fx.explain(tone_clip(), model, budget=budget, seed=0, stft=False)
+    assert model.waves == exp.queries <= budget
+    assert [f.k for f in exp.flips] == [1, 2, 3, 4, 5], exp.notes
+    assert "flips" not in exp.notes
+
+
 def test_mutants_are_batched_across_nodes_and_iterations():
     model = Planted("all", (440.0, 1000.0))
     exp = fx.explain(tone_clip(), model, budget=600, seed=0, stft=False, batch_size=32)

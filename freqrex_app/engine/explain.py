@@ -148,11 +148,16 @@ class _Run:
             self.progress(self._done, f"{self.stage} ({self.oracle.queries} model calls)")
 
     # the pipeline --------------------------------------------------------------------------
+    @property
+    def _floor(self) -> int:
+        """Queries the single-bin check and the refinement leave for the flips and the sets."""
+        return 0 if self.budget is None else min(self.cfg.reserve, self.budget // 3)
+
     def _plan(self) -> tuple[float, float, int]:
         cfg = self.cfg
         if self.budget is None:
             return math.inf, math.inf, cfg.iterations or 4
-        kept = min(cfg.reserve, self.budget // 3) + min(self._verify_cost(), self.budget // 3)
+        kept = self._floor + min(self._verify_cost(), self.budget // 3)
         search = max(0.0, self.oracle.left - kept)
         stft = search * cfg.stft_share if self.stft else 0.0
         freq = search - stft
@@ -252,7 +257,8 @@ class _Run:
             return ranking
         loud = np.argsort(-space.magnitude, kind="stable")[:cfg.verify_loudest]
         candidates = list(dict.fromkeys([*ranking[:cfg.verify].tolist(), *loud.tolist()]))
-        if self.oracle.left < len(candidates):
+        candidates = candidates[:max(0, int(min(len(candidates), self.oracle.left - self._floor)))]
+        if not candidates:
             return ranking
         out = self.oracle.classify(np.stack([space.remove(np.array([b])) for b in candidates]))
         drop = root_margin - margins(out.scores, target)
@@ -274,10 +280,11 @@ class _Run:
 
         Flip-k removes the top k bins of the ranking, so this picks them for the effect the
         manipulation measures, conditioned on the bins removed before them. Stops early (with
-        what it has) when the budget cannot pay for the next round.
+        what it has) when the next round would eat into the queries kept for the flips and sets.
         """
         chosen, rest = pool[:1], pool[1:]
-        while rest and len(chosen) < self.cfg.refine and self.oracle.left >= len(rest):
+        while (rest and len(chosen) < self.cfg.refine
+               and self.oracle.left - len(rest) >= self._floor):
             out = self.oracle.classify(
                 np.stack([space.remove(np.array([*chosen, b])) for b in rest]))
             best = int(np.argmin(margins(out.scores, target)))
