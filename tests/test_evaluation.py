@@ -96,6 +96,12 @@ def test_rows_resume_and_settings_change(clips, tmp_path, monkeypatch):
             wave = load_audio(folder / f"{stem}.wav", sample_rate=SR).samples
             flipped = model.predict(wave[None]).argmax(1)[0] != 1
             assert flipped == r[key], stem
+    # the STFT flip's baseline (the quietest cells): its saved audio flips, as its row says
+    assert r["quietest_stft_flip"] and r["quietest_stft_cells"] > 0
+    wave = load_audio(folder / "baseline_quietest_stft.wav", sample_rate=SR).samples
+    assert model.predict(wave[None]).argmax(1)[0] != 1
+    gate = json.loads((folder / "baselines.json").read_text())["quietest_stft"]
+    assert gate["flipped"] and gate["n_cells"] == r["quietest_stft_cells"]
     # resume: nothing recomputed
     mtimes = [(j.folder / "row.json").stat().st_mtime_ns for j in jobs]
     done = []

@@ -18,7 +18,7 @@ from .search import margins, responsibility_search
 from .sets import find_complete, find_necessary, find_sufficient
 from .spaces import FrequencySpace, StftSpace
 
-__all__ = ["EngineConfig", "FreqReX", "explain", "rank"]
+__all__ = ["EngineConfig", "FreqReX", "explain", "rank", "rank_quiet"]
 
 #: ``progress(fraction in [0, 1], message)``; it may raise to cancel the explanation.
 ProgressFn = Callable[[float, str], None]
@@ -44,6 +44,7 @@ class EngineConfig:
     verify_loudest: int = 8          #: ... and this many of the loudest bins
     refine: int = 5                  #: top ranks chosen greedily by measured removal (0: off)
     refine_pool: int = 10            #: ... among this many of the verified bins
+    stft_order: str = "quiet"        #: STFT flip order: "quiet" (magnitude / R) or "responsibility"
 
     def __post_init__(self) -> None:  # fail before any model query is spent
         if self.descend not in ("sufficient", "counterfactual", "both"):
@@ -51,6 +52,9 @@ class EngineConfig:
                              f"not {self.descend!r}")
         if self.tie_break not in ("effect", "magnitude"):
             raise ValueError(f"tie_break must be 'effect' or 'magnitude', not {self.tie_break!r}")
+        if self.stft_order not in ("quiet", "responsibility"):
+            raise ValueError("stft_order must be 'quiet' or 'responsibility', "
+                             f"not {self.stft_order!r}")
 
 
 def rank(responsibility: np.ndarray, magnitude: np.ndarray,
@@ -63,6 +67,21 @@ def rank(responsibility: np.ndarray, magnitude: np.ndarray,
     if effect is not None:
         keys.append(-np.asarray(effect, dtype=np.float64).ravel())
     return np.lexsort((*keys, -r)).astype(np.int64)
+
+
+def rank_quiet(responsibility: np.ndarray, magnitude: np.ndarray,
+               effect: np.ndarray | None = None) -> np.ndarray:
+    """Features by magnitude per unit of responsibility, ascending: the quietest features of
+    the most responsible regions first (where R is flat, the quietest first). Ties by effect
+    (larger first) when given, then index. Features with R = 0 come after every responsible
+    one of the same magnitude, as their key is divided by a small floor (1e-3 of max R)."""
+    r = np.asarray(responsibility, dtype=np.float64).ravel()
+    m = np.asarray(magnitude, dtype=np.float64).ravel()
+    key = m / (r + 1e-3 * max(float(r.max(initial=0.0)), 1e-12))
+    keys = [np.arange(r.size)]
+    if effect is not None:
+        keys.append(-np.asarray(effect, dtype=np.float64).ravel())
+    return np.lexsort((*keys, key)).astype(np.int64)
 
 
 def _as_audio(audio: Audio | np.ndarray | str | Path, sample_rate: int) -> Audio:
@@ -203,8 +222,9 @@ class _Run:
                 min_width=1, max_nodes=cfg.max_nodes, extend=cfg.iterations is None,
                 descend=cfg.descend, root_margin=root_margin)
             exhausted |= stft_found.budget_exhausted
-            stft_ranking = rank(stft_found.responsibility, stft_space.magnitude,
-                                stft_found.effect if by_effect else None)
+            order = rank_quiet if cfg.stft_order == "quiet" else rank
+            stft_ranking = order(stft_found.responsibility, stft_space.magnitude,
+                                 stft_found.effect if by_effect else None)
             search["stft"] = _stats(stft_found)
 
         exp = Explanation(

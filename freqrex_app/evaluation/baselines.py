@@ -13,6 +13,10 @@ exact waveform is classified on its own (a batch of one), as the engine's flips 
   score (``bands`` model queries, counted and reported as ``occlusion_queries``). The most
   important band is the one with the largest drop (a band whose removal changes the label
   ranks first among those, by the drop). Then remove the k loudest bins of that band.
+
+For the STFT flip there is one more baseline, **quietest cells** (:func:`quietest_cells_flip`):
+the fewest of the quietest STFT cells (a noise gate) whose removal changes the label, found
+by the same prefix search and the same reconstruction as the engine's STFT flip.
 """
 from __future__ import annotations
 
@@ -21,12 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.manipulations import remove_and_classify
+from ..engine.manipulations import Flip, remove_and_classify, stft_flip
 from ..engine.oracle import Oracle
-from ..engine.spaces import FrequencySpace
+from ..engine.spaces import FrequencySpace, StftSpace
 
 __all__ = ["BaselineFlip", "BaselineResult", "random_bins", "loudest_bins", "band_edges",
-           "occlusion_importance", "run_baselines", "METHODS"]
+           "occlusion_importance", "quietest_cells_flip", "run_baselines", "METHODS"]
 
 METHODS = ("random", "loudest", "occlusion")
 
@@ -89,6 +93,12 @@ def occlusion_importance(space: FrequencySpace, oracle: Oracle, target: int, con
     # a band that flips the label outranks one that does not; then the largest drop
     best = int(np.lexsort((np.arange(drops.size), -drops, ~flipped))[0])
     return best, edges, drops.astype(np.float64), flipped
+
+
+def quietest_cells_flip(space: StftSpace, oracle: Oracle, target: int) -> Flip | None:
+    """Remove the fewest of the quietest STFT cells (ties by index) that change the label."""
+    order = np.lexsort((np.arange(space.n_features), space.magnitude.ravel())).astype(np.int64)
+    return stft_flip(space, oracle, order, target)
 
 
 def _one(space: FrequencySpace, oracle: Oracle, target: int, method: str, bins: np.ndarray,

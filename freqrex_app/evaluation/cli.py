@@ -41,6 +41,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--descend", choices=("sufficient", "counterfactual", "both"), default=None,
                    help="engine search strategy (default: the engine's)")
     p.add_argument("--fill", type=float, default=None, help="value of removed bins (default 0)")
+    p.add_argument("--stft-order", choices=("quiet", "responsibility"), default=None,
+                   help="order of the STFT flip's cells (default: the engine's, quiet)")
     p.add_argument("--min-width", type=int, default=None, help="smallest part in bins (default 1)")
     p.add_argument("--iterations", type=int, default=None, help="random partitions (default: from budget)")
     p.add_argument("--batch-size", type=int, default=None, help="mutants per model call (default 32)")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .report import write_report
+    from .report import _fmt, _pct, write_report
     from .runner import Settings, is_done, load_rows, make_jobs, run_jobs
 
     out = Path(args.out)
@@ -99,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     model_ids = args.models or [registry.DEFAULT_MODEL]
     engine = {k: v for k, v in (("descend", args.descend), ("fill", args.fill),
                                 ("min_width", args.min_width), ("iterations", args.iterations),
-                                ("batch_size", args.batch_size)) if v is not None}
+                                ("batch_size", args.batch_size), ("stft_order", args.stft_order))
+              if v is not None}
     settings = Settings(labels_view=args.labels_view, budget=args.budget or None,
                         duration=args.duration, start=args.start, seed=args.seed,
                         stft=not args.no_stft, draws=args.random_draws, bands=args.occlusion_bands,
@@ -150,5 +153,10 @@ def run(args: argparse.Namespace) -> int:
               + " ".join(f"{100 * r:.0f}%" for r in m["random_rate"] if r is not None)
               + "; loudest " + " ".join(f"{100 * r:.0f}%" for r in m["loudest_rate"] if r is not None)
               + "; occlusion " + " ".join(f"{100 * r:.0f}%" for r in m["occlusion_rate"] if r is not None))
+        if m["stft_flip"] is not None:
+            print(f"    STFT flip {_pct(m['stft_flip'])} (median SNR {_fmt(m['stft_snr_median'])} dB, "
+                  f"{_pct(m['stft_flip_quiet'])} at >= 20 dB); quietest cells "
+                  f"{_pct(m['quietest_stft_flip'])} (median SNR {_fmt(m['quietest_stft_snr_median'])} dB, "
+                  f"{_pct(m['quietest_stft_flip_quiet'])} at >= 20 dB)")
     print(f"report: {out / 'report.md'}")
     return 1 if errors else 0

@@ -122,8 +122,8 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
     from ..audio.io import load_audio, write_wav
     from ..engine import explain
     from ..engine.oracle import Oracle
-    from ..engine.spaces import FrequencySpace
-    from .baselines import run_baselines
+    from ..engine.spaces import FrequencySpace, StftSpace
+    from .baselines import quietest_cells_flip, run_baselines
 
     s = job.settings
     folder = job.folder
@@ -138,6 +138,14 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
     oracle = Oracle(model, None, int(s.engine.get("batch_size", 32)))
     base = run_baselines(space, oracle, exp.label_index, exp.confidence, ks=KS, seed=s.seed,
                          draws=s.draws, bands=s.bands)
+    gate = None
+    if s.stft and exp.stft is not None:  # the STFT flip's baseline: the quietest cells
+        t0, q0 = time.perf_counter(), oracle.queries
+        cfg = exp.config
+        gate = quietest_cells_flip(StftSpace(audio.samples, model.sample_rate, cfg["n_fft"],
+                                             cfg["hop"], fill), oracle, exp.label_index)
+        base.queries += oracle.queries - q0
+        base.seconds += time.perf_counter() - t0
     exp.save(folder, figures=False) if s.save_audio else None
     if not s.save_audio:
         (folder / "explanation.json").write_text(exp.to_json())
@@ -145,15 +153,21 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
         for f in base.flips:
             suffix = f"_d{f.draw}" if f.draw else ""
             write_wav(folder / f"baseline_{f.method}_{f.k}{suffix}.wav", f.wave, model.sample_rate)
-    row = make_row(job, exp, base, model)
-    (folder / "baselines.json").write_text(json.dumps(_baselines_doc(exp, base), indent=1))
+        if gate is not None:
+            write_wav(folder / "baseline_quietest_stft.wav", gate.wave, model.sample_rate)
+    row = make_row(job, exp, base, model, gate)
+    (folder / "baselines.json").write_text(json.dumps(_baselines_doc(exp, base, gate), indent=1))
     (folder / "row.json").write_text(json.dumps(row, indent=1, allow_nan=False))
     return row
 
 
-def _baselines_doc(exp, base) -> dict:
+def _baselines_doc(exp, base, gate=None) -> dict:
     hz = exp.sample_rate / exp.n_samples
     return {
+        "quietest_stft": None if gate is None else {
+            "n_cells": int(gate.index.shape[0]), "label": exp.labels[gate.label],
+            "confidence": float(gate.confidence), "flipped": bool(gate.flipped),
+            "snr_db": _num(gate.snr_db), "audio": "baseline_quietest_stft.wav"},
         "occlusion_band": list(base.occlusion_band),
         "occlusion_band_hz": [base.occlusion_band[0] * hz, base.occlusion_band[1] * hz],
         "occlusion_band_flipped": base.occlusion_band_flipped,
@@ -169,7 +183,7 @@ def _baselines_doc(exp, base) -> dict:
     }
 
 
-def make_row(job: Job, exp, base, model) -> dict:
+def make_row(job: Job, exp, base, model, gate=None) -> dict:
     """The flat per-clip row (CSV columns; the JSON keeps the same keys)."""
     d = exp.to_dict()
     scores = np.asarray(exp.scores, dtype=np.float64)
@@ -205,6 +219,9 @@ def make_row(job: Job, exp, base, model) -> dict:
     row["stft_flip"] = bool(sf and sf["flipped"]) if job.settings.stft else None
     row["stft_cells"] = sf["n_cells"] if sf else None
     row["stft_snr"] = sf["snr_db"] if sf else None
+    row["quietest_stft_flip"] = bool(gate is not None and gate.flipped) if job.settings.stft else None
+    row["quietest_stft_cells"] = int(gate.index.shape[0]) if gate is not None else None
+    row["quietest_stft_snr"] = _num(gate.snr_db) if gate is not None else None
     for key, name in (("sufficient", "S"), ("necessary", "SN"), ("complete", "complete")):
         s = d[key]
         row[f"{name}_found"] = s is not None
