@@ -1,26 +1,82 @@
-"""Re-classify saved WAVs of a ``freqrex evaluate`` run and compare with the rows.
+"""Re-classify the saved WAVs of a ``freqrex evaluate`` run and check them against the rows.
 
-    python benchmarks/evaluation/verify_audio.py OUT_DIR CLIP [CLIP ...]   (model msd-musicnn, genres)
+    python benchmarks/evaluation/verify_audio.py OUT_DIR [--models ID ...] [--clips CLIP ...]
+
+For every clip of every model under ``OUT_DIR/runs`` (or the ones named), each removal the row
+reports (FreqReX flip-1..5, the STFT flip, the random / loudest / occlusion baselines at
+k = 1..5 and the quietest-cells STFT baseline) is loaded from its WAV, classified on its own,
+and its SNR is recomputed against ``original.wav``. A label that disagrees with the row's
+"flipped", or an SNR more than 0.01 dB off, is printed; the exit status is 1 if any is.
 """
+from __future__ import annotations
+
+import argparse
 import json
 import sys
 from pathlib import Path
 
-import freqrex_app as fx
+import numpy as np
+import soundfile as sf
 
-out, clips = Path(sys.argv[1]), sys.argv[2:]
-m = fx.load_model("msd-musicnn", labels_view="genres")
-bad = n = 0
-for clip in clips:
-    d = out / "runs" / "msd-musicnn" / clip
-    r = json.loads((d / "row.json").read_text())
-    checks = [(f"flip_{k}", f"freqrex_flip_{k}") for k in (1, 3, 5)]
-    checks += [(f"baseline_{b}_{k}", f"{b}_flip_{k}") for b in ("loudest", "occlusion", "random") for k in (1, 3)]
-    for stem, key in checks:
-        w = fx.load_audio(d / f"{stem}.wav", sample_rate=m.sample_rate).samples
-        label = m.labels[int(m.predict(w[None]).argmax())]
-        n += 1
-        if (label != r["label"]) != bool(r[key]):
-            bad += 1
-            print("MISMATCH", clip, stem, label, r[key])
-print(f"{n} saved WAVs re-classified, {bad} mismatches")
+import freqrex_app as fx
+from freqrex_app.engine.manipulations import snr_db
+
+KS = (1, 2, 3, 4, 5)
+
+
+def checks(row: dict) -> list[tuple[str, str, str]]:
+    """(WAV stem, row key of 'flipped', row key of the SNR) for every removal in the row."""
+    out = [(f"flip_{k}", f"freqrex_flip_{k}", f"freqrex_snr_{k}") for k in KS]
+    out += [(f"baseline_{b}_{k}", f"{b}_flip_{k}", f"{b}_snr_{k}")
+            for b in ("random", "loudest", "occlusion") for k in KS]
+    if row.get("stft_flip"):
+        out.append(("stft_flip", "stft_flip", "stft_snr"))
+    if row.get("quietest_stft_flip"):
+        out.append(("baseline_quietest_stft", "quietest_stft_flip", "quietest_stft_snr"))
+    return out
+
+
+def _read(path: Path, sample_rate: int) -> np.ndarray:
+    """The WAV exactly as written (float32 at the model's rate; a silent one too)."""
+    wave, rate = sf.read(str(path), dtype="float32")
+    if rate != sample_rate or wave.ndim != 1:
+        raise ValueError(f"{path} is not mono at {sample_rate} Hz")
+    return wave
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out")
+    ap.add_argument("--models", nargs="*", default=None)
+    ap.add_argument("--clips", nargs="*", default=None)
+    args = ap.parse_args(argv)
+    runs = Path(args.out) / "runs"
+    bad = n = 0
+    for model_dir in sorted(p for p in runs.iterdir() if p.is_dir()):
+        rows = [json.loads(p.read_text()) for p in sorted(model_dir.glob("*/row.json"))]
+        rows = [r for r in rows if not args.clips or r["clip"] in args.clips]
+        if not rows or (args.models and rows[0]["model"] not in args.models):
+            continue
+        model = fx.load_model(rows[0]["model"], labels_view=rows[0]["labels_view"])
+        for r in rows:
+            folder = model_dir / r["clip"]
+            x = _read(folder / "original.wav", model.sample_rate)
+            for stem, flip_key, snr_key in checks(r):
+                path = folder / f"{stem}.wav"
+                if not path.exists():
+                    continue
+                w = _read(path, model.sample_rate)
+                label = model.labels[int(np.argmax(model.predict(w[None])[0]))]
+                snr, want = snr_db(x, w), r.get(snr_key)
+                n += 1
+                if (label != r["label"]) != bool(r[flip_key]) or (
+                        want is not None and abs(snr - want) > 0.01):
+                    bad += 1
+                    print(f"MISMATCH {r['model']} {r['clip']} {stem}: label {label} "
+                          f"(row: {r['label']}, flipped {r[flip_key]}), SNR {snr:.3f} (row: {want})")
+    print(f"{n} saved WAVs re-classified, {bad} mismatches")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
