@@ -71,7 +71,8 @@ _HOW = """
 the label: how few other bins must go before removing it changes the label. **S** is the
 smallest set of top bins that alone keeps the label; **SN** also changes the label when
 removed; **complete** adds **A** to restore the original confidence. **Flip-k** removes the
-top *k* bins; the **STFT flip** removes the fewest time-frequency cells.
+top *k* bins; the **STFT flip** removes the fewest time-frequency cells, the quietest
+cells of the most responsible regions first, so that the change is as quiet as it can be.
 <span class="fx-legend"><span style="background:#f28c28;color:white">S</span>
 <span style="background:#f6c700">SN</span><span style="background:#d62828;color:white">A</span></span>
 """

@@ -38,6 +38,12 @@ def _median(xs) -> float | None:
     return float(np.median(xs)) if xs else None
 
 
+def _quiet_share(rows: list[dict], flip_key: str, snr_key: str) -> float:
+    """Share of rows that flipped with an SNR of at least ``QUIET_DB``."""
+    return float(np.mean([bool(r.get(flip_key)) and (r.get(snr_key) or 0) >= QUIET_DB
+                          for r in rows]))
+
+
 def summarise(rows: list[dict]) -> dict[str, dict[str, Any]]:
     """Per model: the section 8 measures and the flip rate against k for every method."""
     out: dict[str, dict[str, Any]] = {}
@@ -68,15 +74,14 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, Any]]:
         st = _vals(rs, "stft_flip")
         m["stft_flip"] = float(np.mean(st)) if st else None
         m["stft_snr_median"] = _median(_vals(rs, "stft_snr"))
-        m["stft_flip_quiet"] = (float(np.mean([bool(r.get("stft_flip")) and (r.get("stft_snr") or 0)
-                                               >= QUIET_DB for r in rs])) if st else None)
+        m["stft_flip_quiet"] = _quiet_share(rs, "stft_flip", "stft_snr") if st else None
         m["stft_cells_median"] = _median(_vals(rs, "stft_cells"))
         # the STFT flip's baseline: the fewest of the quietest cells (a noise gate)
         g = _vals(rs, "quietest_stft_flip")
         m["quietest_stft_flip"] = float(np.mean(g)) if g else None
         m["quietest_stft_snr_median"] = _median(_vals(rs, "quietest_stft_snr"))
-        m["quietest_stft_flip_quiet"] = (float(np.mean([bool(r.get("quietest_stft_flip")) and (
-            r.get("quietest_stft_snr") or 0) >= QUIET_DB for r in rs])) if g else None)
+        m["quietest_stft_flip_quiet"] = (_quiet_share(rs, "quietest_stft_flip", "quietest_stft_snr")
+                                         if g else None)
         m["quietest_stft_cells_median"] = _median(_vals(rs, "quietest_stft_cells"))
         both = [(r["stft_snr"], r["quietest_stft_snr"]) for r in rs if r.get("stft_flip")
                 and r.get("quietest_stft_flip") and r.get("stft_snr") is not None
