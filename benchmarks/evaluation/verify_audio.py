@@ -20,15 +20,15 @@ import soundfile as sf
 
 import freqrex_app as fx
 from freqrex_app.engine.manipulations import snr_db
-
-KS = (1, 2, 3, 4, 5)
+from freqrex_app.evaluation.baselines import METHODS
+from freqrex_app.evaluation.runner import KS
 
 
 def checks(row: dict) -> list[tuple[str, str, str]]:
     """(WAV stem, row key of 'flipped', row key of the SNR) for every removal in the row."""
     out = [(f"flip_{k}", f"freqrex_flip_{k}", f"freqrex_snr_{k}") for k in KS]
     out += [(f"baseline_{b}_{k}", f"{b}_flip_{k}", f"{b}_snr_{k}")
-            for b in ("random", "loudest", "occlusion") for k in KS]
+            for b in METHODS for k in KS]
     if row.get("stft_flip"):
         out.append(("stft_flip", "stft_flip", "stft_snr"))
     if row.get("quietest_stft_flip"):

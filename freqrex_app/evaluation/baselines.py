@@ -59,6 +59,8 @@ class BaselineResult:
     queries: int
     occlusion_queries: int
     seconds: float
+    #: the STFT flip's baseline (None when no STFT space was given, or no prefix flipped)
+    quietest_stft: Flip | None = None
 
 
 def random_bins(n_bins: int, k: int, seed: int = 0, draw: int = 0) -> np.ndarray:
@@ -109,8 +111,10 @@ def _one(space: FrequencySpace, oracle: Oracle, target: int, method: str, bins: 
 
 
 def run_baselines(space: FrequencySpace, oracle: Oracle, target: int, confidence: float, *,
-                  ks=range(1, 6), seed: int = 0, draws: int = 1, bands: int = 64) -> BaselineResult:
-    """All three baselines at every k; the queries are counted by ``oracle``."""
+                  ks=range(1, 6), seed: int = 0, draws: int = 1, bands: int = 64,
+                  stft_space: StftSpace | None = None) -> BaselineResult:
+    """All three baselines at every k, and the quietest-cells STFT flip when ``stft_space``
+    is given; the queries are counted by ``oracle``."""
     t0 = time.perf_counter()
     q0 = oracle.queries
     flips: list[BaselineFlip] = []
@@ -127,5 +131,6 @@ def run_baselines(space: FrequencySpace, oracle: Oracle, target: int, confidence
     band = (int(edges[best]), int(edges[best + 1]))
     inband = loudest_bins(space.magnitude, kmax, within=band)
     flips += [_one(space, oracle, target, "occlusion", inband[:k]) for k in ks]
+    gate = quietest_cells_flip(stft_space, oracle, target) if stft_space is not None else None
     return BaselineResult(flips, band, bool(band_flipped[best]), drops, oracle.queries - q0,
-                          occlusion_queries, time.perf_counter() - t0)
+                          occlusion_queries, time.perf_counter() - t0, gate)

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .report import _fmt, _pct, write_report
+    from .report import QUIET_DB, _fmt, _pct, write_report
     from .runner import Settings, is_done, load_rows, make_jobs, run_jobs
 
     out = Path(args.out)
@@ -155,8 +155,8 @@ def run(args: argparse.Namespace) -> int:
               + "; occlusion " + " ".join(f"{100 * r:.0f}%" for r in m["occlusion_rate"] if r is not None))
         if m["stft_flip"] is not None:
             print(f"    STFT flip {_pct(m['stft_flip'])} (median SNR {_fmt(m['stft_snr_median'])} dB, "
-                  f"{_pct(m['stft_flip_quiet'])} at >= 20 dB); quietest cells "
+                  f"{_pct(m['stft_flip_quiet'])} at >= {QUIET_DB:.0f} dB); quietest cells "
                   f"{_pct(m['quietest_stft_flip'])} (median SNR {_fmt(m['quietest_stft_snr_median'])} dB, "
-                  f"{_pct(m['quietest_stft_flip_quiet'])} at >= 20 dB)")
+                  f"{_pct(m['quietest_stft_flip_quiet'])} at >= {QUIET_DB:.0f} dB)")
     print(f"report: {out / 'report.md'}")
     return 1 if errors else 0

@@ -123,7 +123,7 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
     from ..engine import explain
     from ..engine.oracle import Oracle
     from ..engine.spaces import FrequencySpace, StftSpace
-    from .baselines import quietest_cells_flip, run_baselines
+    from .baselines import run_baselines
 
     s = job.settings
     folder = job.folder
@@ -136,16 +136,10 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
     fill = float(s.engine.get("fill", 0.0))
     space = FrequencySpace(audio.samples, model.sample_rate, fill)
     oracle = Oracle(model, None, int(s.engine.get("batch_size", 32)))
+    stft_space = (StftSpace(audio.samples, model.sample_rate, exp.config["n_fft"],
+                            exp.config["hop"], fill) if s.stft and exp.stft is not None else None)
     base = run_baselines(space, oracle, exp.label_index, exp.confidence, ks=KS, seed=s.seed,
-                         draws=s.draws, bands=s.bands)
-    gate = None
-    if s.stft and exp.stft is not None:  # the STFT flip's baseline: the quietest cells
-        t0, q0 = time.perf_counter(), oracle.queries
-        cfg = exp.config
-        gate = quietest_cells_flip(StftSpace(audio.samples, model.sample_rate, cfg["n_fft"],
-                                             cfg["hop"], fill), oracle, exp.label_index)
-        base.queries += oracle.queries - q0
-        base.seconds += time.perf_counter() - t0
+                         draws=s.draws, bands=s.bands, stft_space=stft_space)
     exp.save(folder, figures=False) if s.save_audio else None
     if not s.save_audio:
         (folder / "explanation.json").write_text(exp.to_json())
@@ -153,16 +147,18 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
         for f in base.flips:
             suffix = f"_d{f.draw}" if f.draw else ""
             write_wav(folder / f"baseline_{f.method}_{f.k}{suffix}.wav", f.wave, model.sample_rate)
-        if gate is not None:
-            write_wav(folder / "baseline_quietest_stft.wav", gate.wave, model.sample_rate)
-    row = make_row(job, exp, base, model, gate)
-    (folder / "baselines.json").write_text(json.dumps(_baselines_doc(exp, base, gate), indent=1))
+        if base.quietest_stft is not None:
+            write_wav(folder / "baseline_quietest_stft.wav", base.quietest_stft.wave,
+                      model.sample_rate)
+    row = make_row(job, exp, base, model)
+    (folder / "baselines.json").write_text(json.dumps(_baselines_doc(exp, base), indent=1))
     (folder / "row.json").write_text(json.dumps(row, indent=1, allow_nan=False))
     return row
 
 
-def _baselines_doc(exp, base, gate=None) -> dict:
+def _baselines_doc(exp, base) -> dict:
     hz = exp.sample_rate / exp.n_samples
+    gate = base.quietest_stft
     return {
         "quietest_stft": None if gate is None else {
             "n_cells": int(gate.index.shape[0]), "label": exp.labels[gate.label],
@@ -183,8 +179,9 @@ def _baselines_doc(exp, base, gate=None) -> dict:
     }
 
 
-def make_row(job: Job, exp, base, model, gate=None) -> dict:
+def make_row(job: Job, exp, base, model) -> dict:
     """The flat per-clip row (CSV columns; the JSON keeps the same keys)."""
+    gate = base.quietest_stft
     d = exp.to_dict()
     scores = np.asarray(exp.scores, dtype=np.float64)
     order = np.argsort(-scores, kind="stable")
