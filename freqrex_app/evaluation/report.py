@@ -149,8 +149,8 @@ def table(summary: dict, include_paper: bool = True) -> str:
             f"| {m['clips']} | {_pct_ci(m['freqrex_rate'][0], m['freqrex_ci'][0])} "
             f"| {_pct_ci(m['freqrex_rate'][4], m['freqrex_ci'][4])} | {_pct(m['stft_flip'])} "
             f"| {_fmt(m['stft_snr_median'])} | {_pct(m['stft_flip_quiet'])} "
-            f"| {_pct(m.get('quietest_stft_flip'))}, {_fmt(m.get('quietest_stft_snr_median'))}, "
-            f"{_pct(m.get('quietest_stft_flip_quiet'))} | {_fmt(m['S_fraction_median'], '.2e')} "
+            f"| {_pct(m['quietest_stft_flip'])}, {_fmt(m['quietest_stft_snr_median'])}, "
+            f"{_pct(m['quietest_stft_flip_quiet'])} | {_fmt(m['S_fraction_median'], '.2e')} "
             f"| {_fmt(m['SN_fraction_median'], '.2e')} | {_pct(m['SN_found'])} "
             f"| {_fmt(m['queries_median'], '.0f')} (+{_fmt(m['baseline_queries_median'], '.0f')} baselines) "
             f"| {_fmt(m['seconds_median'], '.0f')} |")
