@@ -29,6 +29,15 @@ class Audio:
         object.__setattr__(self, "samples", samples)
         object.__setattr__(self, "sample_rate", int(self.sample_rate))
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(audio)`` is the samples."""
+        if dtype is not None and np.dtype(dtype) != self.samples.dtype:
+            return self.samples.astype(dtype)
+        return self.samples.copy() if copy else self.samples
+
+    def __len__(self) -> int:
+        return self.n_samples
+
     @property
     def n_samples(self) -> int:
         return int(self.samples.shape[0])

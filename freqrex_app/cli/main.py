@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--budget", type=int, default=None, help="maximum model queries (default: unbounded)")
     e.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     e.add_argument("--no-stft", action="store_true", help="skip the STFT (time-frequency) variant")
+    e.add_argument("--contrast", default=None, metavar="LABEL",
+                   help="a foil label: why the model's label and not this one?")
     e.add_argument("--batch-size", type=int, default=32, help="mutants per model call (default 32)")
     e.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures")
     e.add_argument("--out", required=True, help="output folder")
@@ -74,7 +76,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     try:
         exp = explain(audio, model, budget=args.budget, seed=args.seed, stft=not args.no_stft,
-                      progress=progress, batch_size=args.batch_size)
+                      contrast=args.contrast, progress=progress, batch_size=args.batch_size)
     finally:
         bar.close()
     written = exp.save(args.out, figures=not args.no_figures)
@@ -82,24 +84,47 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db(value: float | None) -> str:
+    return "inf" if value is None else f"{value:.1f}"
+
+
+def _least_audible(d: dict) -> str:
+    """The headline: the quietest verified change of the decision, in either domain."""
+    found = [(f["snr_db"] if f["snr_db"] is not None else float("inf"), name, f)
+             for name, f in (("STFT flip", d["stft_flip"]), ("quiet flip", d["quiet_flip"]))
+             if f and f["flipped"]]
+    if not found:
+        return "no change of the faint content changed the decision within the budget"
+    snr, name, f = max(found, key=lambda t: t[0])
+    what = (f"{f['n_cells']} time-frequency cells" if "n_cells" in f else f"{f['n_bins']} frequencies")
+    how = "removing" if f["gain"] == 0 else f"attenuating to {f['gain']:.0%}"
+    return (f"least audible change: {how} {what}, {_db(f['snr_db'])} dB below the music, "
+            f"makes the model hear {f['label']} ({f['confidence']:.3f})  [{name}]")
+
+
 def _summary(exp, json_path: Path) -> str:
     d = exp.to_dict()
-    lines = [f"{exp.model} [{exp.labels_view}]: {exp.label} ({exp.confidence:.3f}) "
-             f"after {exp.queries} model calls in {exp.seconds:.1f} s"
-             + ("  (budget exhausted)" if exp.budget_exhausted else "")]
+    lines = [f"{exp.model} [{exp.labels_view}]: {exp.label} ({exp.confidence:.3f})"
+             + (f", and not {exp.contrast}" if exp.contrast else "")
+             + f" after {exp.queries} model calls in {exp.seconds:.1f} s"
+             + ("  (budget exhausted)" if exp.budget_exhausted else ""),
+             "  " + _least_audible(d)]
+    for key, what in (("quiet_flip", "bins"), ("stft_flip", "cells")):
+        f = d[key]
+        n = f and (f["n_cells"] if key == "stft_flip" else f["n_bins"])
+        lines.append(f"  {key.replace('_', ' ')}: " + (
+            f"{n} {what} ({100 * f['fraction']:.2f}%), gain {f['gain']:.2f} -> {f['label']}, "
+            f"SNR {_db(f['snr_db'])} dB" if f
+            else f"none ({d['notes'].get(key, 'disabled')})"))
     for f in d["flips"]:
         hz = ", ".join(f"{h:.1f}" for h in f["hz"])
         lines.append(f"  flip-{f['k']}: remove {hz} Hz -> {f['label']} ({f['confidence']:.3f})"
-                     f"{'  FLIPPED' if f['flipped'] else ''}  SNR {f['snr_db'] or float('inf'):.1f} dB")
+                     f"{'  FLIPPED' if f['flipped'] else ''}  SNR {_db(f['snr_db'])} dB")
     for key in ("sufficient", "necessary", "complete"):
         s = d[key]
         lines.append(f"  {key}: " + (f"{s['n_bins']} bins ({100 * s['fraction']:.4f}% of bins, "
                                      f"{100 * s['energy_fraction']:.2f}% of energy)" if s
                                      else f"not found ({d['notes'].get(key, '')})"))
-    sf = d["stft_flip"]
-    lines.append("  stft flip: " + (f"{sf['n_cells']} cells -> {sf['label']}, SNR "
-                                    f"{sf['snr_db'] or float('inf'):.1f} dB" if sf
-                                    else f"none ({d['notes'].get('stft_flip', 'disabled')})"))
     lines.append(f"written to {json_path.parent}")
     return "\n".join(lines)
 

@@ -12,13 +12,14 @@ import numpy as np
 from ..audio.clip import Audio
 from ..models.base import Classifier, check_classifier
 from .explanation import Explanation
-from .manipulations import flip_k, stft_flip
+from .decision import Decision
+from .manipulations import flip_k, least_audible_flip
 from .oracle import BudgetExhausted, Oracle
-from .search import margins, responsibility_search
+from .search import responsibility_search
 from .sets import find_complete, find_necessary, find_sufficient
 from .spaces import FrequencySpace, StftSpace
 
-__all__ = ["EngineConfig", "FreqReX", "explain", "rank", "rank_quiet"]
+__all__ = ["EngineConfig", "FreqReX", "explain", "rank"]
 
 #: ``progress(fraction in [0, 1], message)``; it may raise to cancel the explanation.
 ProgressFn = Callable[[float, str], None]
@@ -26,7 +27,8 @@ ProgressFn = Callable[[float, str], None]
 
 @dataclass
 class EngineConfig:
-    """Search settings. Defaults follow SPEC sections 2-4."""
+    """The method's parameters. Defaults follow SPEC sections 2-4; departures are measured in
+    the README."""
 
     iterations: int | None = None    #: random partitions; None: from the budget (4 if unbounded)
     min_width: int = 1               #: smallest part, in bins
@@ -35,26 +37,21 @@ class EngineConfig:
     batch_size: int = 32             #: mutants per model call
     n_fft: int = 1024                #: STFT variant
     hop: int = 256
-    stft_share: float = 0.25         #: share of the search budget spent on the STFT map
+    descend: str = "both"            #: "sufficient" (SPEC), "counterfactual" or "both"
+    verify: int = 16                 #: top-ranked bins tested one by one in the full clip (0: off)
+    refine: int = 5                  #: top ranks chosen greedily by measured removal (0: off)
+    quiet_share: float = 0.45        #: share of a bounded budget for the two least audible flips
+    quiet_budget: int = 300          #: ... and the queries of each when the budget is unbounded
+    pool_db: float = 25.0            #: a tile louder than this (dB below the clip) never changes
     reserve: int = 200               #: queries kept back for sets and flips (bounded budgets)
     max_nodes: int = 2000            #: safety cap on nodes per iteration
-    descend: str = "both"      #: "sufficient" (SPEC), "counterfactual" or "both"
-    tie_break: str = "effect"        #: ties in R: "effect" then magnitude, or "magnitude" (SPEC)
-    verify: int = 16                 #: top-ranked bins tested one by one in the full clip (0: off)
-    verify_loudest: int = 8          #: ... and this many of the loudest bins
-    refine: int = 5                  #: top ranks chosen greedily by measured removal (0: off)
-    refine_pool: int = 10            #: ... among this many of the verified bins
-    stft_order: str = "quiet"        #: STFT flip order: "quiet" (magnitude / R) or "responsibility"
 
     def __post_init__(self) -> None:  # fail before any model query is spent
         if self.descend not in ("sufficient", "counterfactual", "both"):
             raise ValueError("descend must be 'sufficient', 'counterfactual' or 'both', "
                              f"not {self.descend!r}")
-        if self.tie_break not in ("effect", "magnitude"):
-            raise ValueError(f"tie_break must be 'effect' or 'magnitude', not {self.tie_break!r}")
-        if self.stft_order not in ("quiet", "responsibility"):
-            raise ValueError("stft_order must be 'quiet' or 'responsibility', "
-                             f"not {self.stft_order!r}")
+        if not 0.0 <= self.quiet_share < 1.0:
+            raise ValueError(f"quiet_share must be in [0, 1), not {self.quiet_share!r}")
 
 
 def rank(responsibility: np.ndarray, magnitude: np.ndarray,
@@ -67,21 +64,6 @@ def rank(responsibility: np.ndarray, magnitude: np.ndarray,
     if effect is not None:
         keys.append(-np.asarray(effect, dtype=np.float64).ravel())
     return np.lexsort((*keys, -r)).astype(np.int64)
-
-
-def rank_quiet(responsibility: np.ndarray, magnitude: np.ndarray,
-               effect: np.ndarray | None = None) -> np.ndarray:
-    """Features by magnitude per unit of responsibility, ascending: the quietest features of
-    the most responsible regions first (where R is flat, the quietest first). Ties by effect
-    (larger first) when given, then index. Features with R = 0 come after every responsible
-    one of the same magnitude, as their key is divided by a small floor (1e-3 of max R)."""
-    r = np.asarray(responsibility, dtype=np.float64).ravel()
-    m = np.asarray(magnitude, dtype=np.float64).ravel()
-    key = m / (r + 1e-3 * max(float(r.max(initial=0.0)), 1e-12))
-    keys = [np.arange(r.size)]
-    if effect is not None:
-        keys.append(-np.asarray(effect, dtype=np.float64).ravel())
-    return np.lexsort((*keys, key)).astype(np.int64)
 
 
 def _as_audio(audio: Audio | np.ndarray | str | Path, sample_rate: int) -> Audio:
@@ -116,32 +98,39 @@ class FreqReX:
         self.config = config or EngineConfig(**settings)
 
     def attribute(self, audio: Audio | np.ndarray | str | Path, *, budget: int | None = None,
-                  seed: int = 0, stft: bool = True,
+                  seed: int = 0, stft: bool = True, contrast: str | None = None,
                   progress: ProgressFn | None = None) -> Explanation:
         """Explain the model's top-1 label for ``audio``. See :func:`explain`."""
-        return _Run(self.model, self.config, budget, seed, stft, progress).run(
+        labels = list(self.model.labels)
+        if contrast is not None and contrast not in labels:
+            raise ValueError(f"contrast label {contrast!r} is not one of the model's labels: "
+                             + ", ".join(labels))
+        return _Run(self.model, self.config, budget, seed, stft, contrast, progress).run(
             _as_audio(audio, self.model.sample_rate))
 
 
 def explain(audio: Audio | np.ndarray | str | Path, model: Classifier, *, budget: int | None = None,
-            seed: int = 0, stft: bool = True, progress: ProgressFn | None = None,
-            config: EngineConfig | None = None, **settings) -> Explanation:
+            seed: int = 0, stft: bool = True, contrast: str | None = None,
+            progress: ProgressFn | None = None, config: EngineConfig | None = None,
+            **settings) -> Explanation:
     """Explain why ``model`` labels ``audio`` as it does (SPEC sections 2-4).
 
     ``budget`` caps the model queries of the whole explanation (None: unbounded); the search
     is anytime and says so in ``budget_exhausted``. ``stft`` adds the time-frequency variant.
-    Extra keyword ``settings`` override :class:`EngineConfig` fields.
+    ``contrast`` names a foil label: "why this label and not the foil?". Extra keyword
+    ``settings`` override :class:`EngineConfig` fields.
     """
     return FreqReX(model, config, **settings).attribute(audio, budget=budget, seed=seed,
-                                                        stft=stft, progress=progress)
+                                                        stft=stft, contrast=contrast,
+                                                        progress=progress)
 
 
 class _Run:
     """One explanation: holds the oracle, the budget plan and the progress reporting."""
 
-    def __init__(self, model, config: EngineConfig, budget, seed, stft, progress):
+    def __init__(self, model, config: EngineConfig, budget, seed, stft, contrast, progress):
         self.model, self.cfg, self.budget, self.seed = model, config, budget, int(seed)
-        self.stft, self.progress = stft, progress
+        self.stft, self.contrast, self.progress = stft, contrast, progress
         self.stage = "classifying"
         self.oracle = Oracle(model, budget, config.batch_size, on_query=self._on_query)
         self._stage_span = (0.0, 1.0)
@@ -172,60 +161,47 @@ class _Run:
         """Queries the single-bin check and the refinement leave for the flips and the sets."""
         return 0 if self.budget is None else min(self.cfg.reserve, self.budget // 3)
 
-    def _plan(self) -> tuple[float, float, int]:
+    def _plan(self) -> tuple[float, float, float, int]:
+        """Queries for the responsibility search, the quiet flip and the STFT flip."""
         cfg = self.cfg
         if self.budget is None:
-            return math.inf, math.inf, cfg.iterations or 4
+            return math.inf, cfg.quiet_budget, cfg.quiet_budget, cfg.iterations or 4
+        quiet = max(0.0, self.oracle.left - self._floor) * cfg.quiet_share
+        stft = quiet * 0.55 if self.stft else 0.0
         kept = self._floor + min(self._verify_cost(), self.budget // 3)
-        search = max(0.0, self.oracle.left - kept)
-        stft = search * cfg.stft_share if self.stft else 0.0
-        freq = search - stft
-        iterations = cfg.iterations or int(np.clip(freq // 400, 1, 16))
-        return freq, stft, iterations
+        search = max(0.0, self.oracle.left - kept - quiet)
+        iterations = cfg.iterations or int(np.clip(search // 400, 1, 16))
+        return search, quiet - stft, stft, iterations
 
     def run(self, audio: Audio) -> Explanation:
         t0 = time.perf_counter()
         cfg, oracle, notes = self.cfg, self.oracle, {}
         x = audio.samples
+        labels = list(self.model.labels)
         self._set_stage("classifying the clip", 0.0, 0.0)
         target, confidence, scores = oracle.classify_one(x)
-        root_margin = float(margins(scores[None], target)[0])
-        by_effect = cfg.tie_break == "effect"
-        labels = list(self.model.labels)
+        foil = None if self.contrast is None else labels.index(self.contrast)
+        if foil == target:
+            raise ValueError(f"the model already hears {self.contrast!r}: a contrast needs "
+                             "another label than the clip's")
+        decision = Decision(target, foil)
+        root_margin = float(decision.margin(scores)[0])
 
         space = FrequencySpace(x, audio.sample_rate, cfg.fill)
-        freq_budget, stft_budget, iterations = self._plan()
-        self._set_stage("searching frequencies", 0.0, 0.6 if self.stft else 0.8)
-        found = responsibility_search(space, oracle, target, seed=self.seed, budget=freq_budget,
-                                      iterations=iterations, min_width=cfg.min_width,
-                                      max_nodes=cfg.max_nodes, extend=cfg.iterations is None,
-                                      descend=cfg.descend, root_margin=root_margin)
+        search_budget, quiet_budget, stft_budget, iterations = self._plan()
+        self._set_stage("searching frequencies", 0.0, 0.5)
+        found = responsibility_search(space, oracle, decision, seed=self.seed,
+                                      budget=search_budget, iterations=iterations,
+                                      min_width=cfg.min_width, max_nodes=cfg.max_nodes,
+                                      extend=cfg.iterations is None, descend=cfg.descend,
+                                      root_margin=root_margin)
         exhausted = found.budget_exhausted
-        ranking = rank(found.responsibility, space.magnitude, found.effect if by_effect else None)
+        ranking = rank(found.responsibility, space.magnitude, found.effect)
         try:
-            ranking = self._verify(space, found, ranking, target, root_margin, by_effect)
+            ranking = self._verify(space, found, ranking, decision, root_margin)
         except BudgetExhausted:
             notes["verify"] = "single-bin check skipped: the budget was spent"
         search = {"frequency": _stats(found)}
-
-        stft_space = stft_found = stft_ranking = None
-        if self.stft:
-            try:
-                stft_space = StftSpace(x, audio.sample_rate, cfg.n_fft, cfg.hop, cfg.fill)
-            except ValueError as exc:
-                notes["stft_flip"] = str(exc)
-        if stft_space is not None:
-            self._set_stage("searching time-frequency cells", 0.6, 0.8)
-            stft_found = responsibility_search(
-                stft_space, oracle, target, seed=self.seed + 1, budget=stft_budget,
-                iterations=max(1, iterations // 2) if self.budget else iterations,
-                min_width=1, max_nodes=cfg.max_nodes, extend=cfg.iterations is None,
-                descend=cfg.descend, root_margin=root_margin)
-            exhausted |= stft_found.budget_exhausted
-            order = rank_quiet if cfg.stft_order == "quiet" else rank
-            stft_ranking = order(stft_found.responsibility, stft_space.magnitude,
-                                 stft_found.effect if by_effect else None)
-            search["stft"] = _stats(stft_found)
 
         exp = Explanation(
             model=self.model.name, labels_view=getattr(self.model, "labels_view", "all"),
@@ -234,19 +210,27 @@ class _Run:
             budget=self.budget, queries=0, seconds=0.0, predict_seconds=0.0,
             budget_exhausted=exhausted, responsibility=found.responsibility, ranking=ranking,
             magnitude=space.magnitude, power=space.power, search=search, config=asdict(cfg),
-            notes=notes)
-        if stft_found is not None:
-            exp.stft_responsibility = stft_found.responsibility
-            exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop, "shape": list(stft_space.shape)}
+            notes=notes, contrast=self.contrast)
 
-        self._set_stage("finding the minimal perturbations", 0.8, 1.0)
-        target_set = (space, ranking, target)
-        self._attempt(exp, "flips", self._flips, exp, *target_set)
-        if stft_space is not None:
-            self._attempt(exp, "stft_flip", self._stft_flip, exp, stft_space, stft_ranking, target)
-        self._attempt(exp, "sufficient", self._sufficient, exp, *target_set)
-        self._attempt(exp, "necessary", self._necessary, exp, *target_set)
-        self._attempt(exp, "complete", self._complete, exp, *target_set)
+        self._set_stage("flipping the top frequencies", 0.5, 0.55)
+        self._attempt(exp, "flips", self._flips, exp, space, ranking, decision)
+        self._set_stage("finding the least audible change", 0.55, 0.7)
+        quiet = dict(budget=quiet_budget, clip_scores=scores, pool_db=cfg.pool_db)
+        self._attempt(exp, "quiet_flip", self._quiet_flip, exp, space, decision, quiet)
+        if self.stft:
+            try:
+                stft_space = StftSpace(x, audio.sample_rate, cfg.n_fft, cfg.hop, cfg.fill)
+            except ValueError as exc:
+                notes["stft_flip"] = str(exc)
+            else:
+                exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop, "shape": list(stft_space.shape)}
+                self._set_stage("finding the least audible time-frequency change", 0.7, 0.85)
+                quiet = dict(quiet, budget=stft_budget)
+                self._attempt(exp, "stft_flip", self._stft_flip, exp, stft_space, decision, quiet)
+        self._set_stage("finding the sufficient and necessary sets", 0.85, 1.0)
+        self._attempt(exp, "sufficient", self._sufficient, exp, space, ranking, decision)
+        self._attempt(exp, "necessary", self._necessary, exp, space, ranking, decision)
+        self._attempt(exp, "complete", self._complete, exp, space, ranking, decision)
 
         exp.queries = oracle.queries
         exp.predict_seconds = oracle.predict_seconds
@@ -259,15 +243,15 @@ class _Run:
         cfg = self.cfg
         if not cfg.verify:
             return 0
-        pool = min(cfg.refine_pool, cfg.verify + cfg.verify_loudest)
+        pool = min(_REFINE_POOL, cfg.verify + _VERIFY_LOUDEST)
         greedy = sum(max(0, pool - j) for j in range(1, min(cfg.refine, pool)))
-        return cfg.verify + cfg.verify_loudest + greedy
+        return cfg.verify + _VERIFY_LOUDEST + greedy
 
-    def _verify(self, space, found, ranking, target, root_margin, by_effect) -> np.ndarray:
+    def _verify(self, space, found, ranking, decision: Decision, root_margin) -> np.ndarray:
         """Test the top bins one by one in the full clip; re-rank with what was measured.
 
-        A bin whose removal alone changes the label is a counterfactual cause with k = 0 in
-        the clip itself, the strongest finding there is: it is lifted above every summed
+        A bin whose removal alone changes the decision is a counterfactual cause with k = 0
+        in the clip itself, the strongest finding there is: it is lifted above every summed
         responsibility (R above the map's maximum) so that it ranks first; several such bins
         are ordered by their measured margin drop, which is added to the effect map for
         every tested bin.
@@ -275,26 +259,26 @@ class _Run:
         cfg = self.cfg
         if not cfg.verify:
             return ranking
-        loud = np.argsort(-space.magnitude, kind="stable")[:cfg.verify_loudest]
+        loud = np.argsort(-space.magnitude, kind="stable")[:_VERIFY_LOUDEST]
         candidates = list(dict.fromkeys([*ranking[:cfg.verify].tolist(), *loud.tolist()]))
         candidates = candidates[:max(0, int(min(len(candidates), self.oracle.left - self._floor)))]
         if not candidates:
             return ranking
         out = self.oracle.classify(np.stack([space.remove(np.array([b])) for b in candidates]))
-        drop = root_margin - margins(out.scores, target)
+        drop = root_margin - decision.margin(out.scores)
         top = float(found.responsibility.max()) + 1.0
-        for b, flipped, d in zip(candidates, out.label != target, drop):
+        for b, flipped, d in zip(candidates, decision.changed(out.scores), drop):
             if flipped:
                 found.responsibility[b] = top
             found.effect[b] += d
         if cfg.refine > 0:
-            pool = [candidates[i] for i in np.argsort(-drop, kind="stable")[:cfg.refine_pool]]
-            chosen = self._refine(space, pool, target)
+            pool = [candidates[i] for i in np.argsort(-drop, kind="stable")[:_REFINE_POOL]]
+            chosen = self._refine(space, pool, decision)
             for j, b in enumerate(chosen):  # the greedy order, above everything else
                 found.responsibility[b] = top + len(chosen) - j
-        return rank(found.responsibility, space.magnitude, found.effect if by_effect else None)
+        return rank(found.responsibility, space.magnitude, found.effect)
 
-    def _refine(self, space, pool: list[int], target: int) -> list[int]:
+    def _refine(self, space, pool: list[int], decision: Decision) -> list[int]:
         """Greedy removal: each next bin is the one of ``pool`` whose removal, together with
         the bins already chosen, leaves the lowest margin. The first is the best single bin.
 
@@ -307,7 +291,7 @@ class _Run:
                and self.oracle.left - len(rest) >= self._floor):
             out = self.oracle.classify(
                 np.stack([space.remove(np.array([*chosen, b])) for b in rest]))
-            best = int(np.argmin(margins(out.scores, target)))
+            best = int(np.argmin(decision.margin(out.scores)))
             chosen.append(rest.pop(best))
         return chosen
 
@@ -321,30 +305,41 @@ class _Run:
         except _NotFound as exc:
             exp.notes[name] = str(exc)
 
-    def _flips(self, exp, space, ranking, target) -> None:
-        exp.flips = flip_k(space, self.oracle, ranking, target)
+    def _flips(self, exp, space, ranking, decision) -> None:
+        exp.flips = flip_k(space, self.oracle, ranking, decision)
 
-    def _stft_flip(self, exp, stft_space, stft_ranking, target) -> None:
-        exp.stft_flip = _require(stft_flip(stft_space, self.oracle, stft_ranking, target),
-                                 "removing every cell did not change the label")
+    def _quiet_flip(self, exp, space, decision, settings) -> None:
+        exp.quiet_flip, _ = least_audible_flip(space, self.oracle, decision, **settings)
+        _require(exp.quiet_flip, _NO_QUIET_FLIP)
 
-    def _sufficient(self, exp, space, ranking, target) -> None:
-        exp.sufficient = _require(find_sufficient(space, self.oracle, ranking, target),
+    def _stft_flip(self, exp, stft_space, decision, settings) -> None:
+        exp.stft_flip, exp.stft_responsibility = least_audible_flip(
+            stft_space, self.oracle, decision, **settings)
+        _require(exp.stft_flip, _NO_QUIET_FLIP)
+
+    def _sufficient(self, exp, space, ranking, decision) -> None:
+        exp.sufficient = _require(find_sufficient(space, self.oracle, ranking, decision),
                                   "no prefix of the ranking keeps the label")
 
-    def _necessary(self, exp, space, ranking, target) -> None:
+    def _necessary(self, exp, space, ranking, decision) -> None:
         start = exp.sufficient.index.shape[0] if exp.sufficient is not None else 1
         exp.necessary = _require(
-            find_necessary(space, self.oracle, ranking, target, start=start),
+            find_necessary(space, self.oracle, ranking, decision, start=start),
             "no prefix of the ranking both keeps the label and, removed, changes it")
 
-    def _complete(self, exp, space, ranking, target) -> None:
+    def _complete(self, exp, space, ranking, decision) -> None:
         if exp.necessary is None:
             raise _NotFound("needs the sufficient-and-necessary set, which was not found")
         exp.complete, exp.adjustment = _require(
-            find_complete(space, self.oracle, ranking, target, exp.necessary.index,
+            find_complete(space, self.oracle, ranking, decision, exp.necessary.index,
                           exp.confidence, self.cfg.tolerance),
             "no adjustment set restores the original confidence")
+
+
+_VERIFY_LOUDEST = 8   # the loudest bins tested one by one beside the top-ranked ones
+_REFINE_POOL = 10     # the greedy refinement chooses among this many tested bins
+_NO_QUIET_FLIP = ("no change of the faint content (tiles at least pool_db below the clip) "
+                  "flipped the decision within the budget")
 
 
 class _NotFound(Exception):

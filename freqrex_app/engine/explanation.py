@@ -13,7 +13,7 @@ from ..audio.clip import Audio
 from .manipulations import Flip
 from .sets import NecessaryResult, SetResult
 
-__all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES"]
+__all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES", "MAX_JSON_CELLS"]
 
 #: Audio outputs (SPEC section 5): name -> file name.
 AUDIO_FILES = {
@@ -23,8 +23,11 @@ AUDIO_FILES = {
     "necessary_removed": "necessary_removed.wav",
     "complete": "complete.wav",
     **{f"flip_{k}": f"flip_{k}.wav" for k in range(1, 6)},
+    "quiet_flip": "quiet_flip.wav",
     "stft_flip": "stft_flip.wav",
 }
+#: Cells listed in the JSON's ``stft_flip.cells`` at most (all of them are in ``sets.npz``).
+MAX_JSON_CELLS = 10_000
 #: Figures written by :meth:`Explanation.save`: name -> file name.
 FIGURE_FILES = {
     "waveform": "waveform.png",
@@ -73,12 +76,14 @@ class Explanation:
     complete: SetResult | None = None
     adjustment: np.ndarray | None = None
     flips: list[Flip] = field(default_factory=list)
+    quiet_flip: Flip | None = None
     stft_flip: Flip | None = None
     stft_responsibility: np.ndarray | None = None
     stft: dict | None = None
     search: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    contrast: str | None = None
 
     # -- basic facts -------------------------------------------------------------------------
     @property
@@ -116,6 +121,8 @@ class Explanation:
             out["complete"] = self.complete.wave
         for flip in self.flips:
             out[f"flip_{flip.k}"] = flip.wave
+        if self.quiet_flip is not None:
+            out["quiet_flip"] = self.quiet_flip.wave
         if self.stft_flip is not None:
             out["stft_flip"] = self.stft_flip.wave
         return out
@@ -147,7 +154,8 @@ class Explanation:
             "responsibility_top": [{"bin": int(b), "hz": float(self.hz(b)),
                                     "responsibility": float(self.responsibility[b])} for b in top],
             "sufficient": None, "necessary": None, "complete": None,
-            "flips": [self._flip_dict(f) for f in self.flips], "stft_flip": None,
+            "flips": [self._flip_dict(f) for f in self.flips], "quiet_flip": None,
+            "stft_flip": None, "contrast": self.contrast,
             "scores": {lab: float(v) for lab, v in zip(self.labels, self.scores)},
             "search": self.search, "config": self.config, "notes": dict(self.notes),
         }
@@ -173,12 +181,22 @@ class Explanation:
                                                       else self.adjustment.shape[0]),
                              "label": self.labels[c.label], "confidence": c.confidence,
                              "audio": AUDIO_FILES["complete"]}
+        if self.quiet_flip is not None:
+            f = self.quiet_flip
+            d["quiet_flip"] = {**self._set_common(f.index),  # index: the loudest bins first
+                               "hz": [float(h) for h in self.hz(f.index[:100])], "gain": f.gain,
+                               "label": self.labels[f.label], "confidence": f.confidence,
+                               "flipped": f.flipped, "snr_db": _num(f.snr_db),
+                               "audio": AUDIO_FILES["quiet_flip"]}
         if self.stft_flip is not None and self.stft is not None:
             f = self.stft_flip
-            n_frames = self.stft["shape"][1]
+            n_freq, n_frames = self.stft["shape"]
+            cells = f.index  # the loudest cells first
             d["stft_flip"] = {"n_fft": self.stft["n_fft"], "hop": self.stft["hop"],
-                              "n_cells": f.k,
-                              "cells": [[int(c // n_frames), int(c % n_frames)] for c in f.index],
+                              "n_cells": f.k, "fraction": f.k / (n_freq * n_frames),
+                              "gain": f.gain,
+                              "cells": [[int(c // n_frames), int(c % n_frames)]
+                                        for c in cells[:MAX_JSON_CELLS]],
                               "label": self.labels[f.label], "confidence": f.confidence,
                               "flipped": f.flipped, "snr_db": _num(f.snr_db),
                               "audio": AUDIO_FILES["stft_flip"]}
@@ -206,6 +224,7 @@ class Explanation:
                   "adjustment": _index(self.adjustment)}
         if self.stft_responsibility is not None:
             arrays["stft_responsibility"] = self.stft_responsibility.astype(np.float32)
+        arrays["quiet_flip"] = _index(self.quiet_flip and self.quiet_flip.index)
         if self.stft_flip is not None:  # flat cell indices (freq * frames + frame)
             arrays["stft_flip_cells"] = _index(self.stft_flip.index)
         np.savez_compressed(out / "sets.npz", **arrays)
@@ -219,11 +238,13 @@ class Explanation:
                 self.notes[f"audio_{name}"] = f"could not write {path.name}: {exc}"
         if figures:
             written.update(self.save_figures(out))
-        # pretty unless the STFT flip lists very many cells (then compact: a tenth the size)
-        big = self.stft_flip is not None and self.stft_flip.k > 2000
-        (out / "explanation.json").write_text(self.to_json(indent=None if big else 2))
+        (out / "explanation.json").write_text(self.to_json(indent=None if self._big() else 2))
         written["explanation"] = out / "explanation.json"
         return written
+
+    def _big(self) -> bool:
+        """Many listed cells or bins: compact JSON (a tenth the size of the indented one)."""
+        return self.stft_flip is not None and self.stft_flip.k > 2000
 
     def save_figures(self, out_dir: str | Path) -> dict[str, Path]:
         """Write the PNG figures; one that fails is noted, the others are still written."""

@@ -46,7 +46,8 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
         seconds=meta["seconds"], predict_seconds=meta.get("predict_seconds", 0.0),
         budget_exhausted=meta["budget_exhausted"], responsibility=arrays["responsibility"],
         ranking=arrays["ranking"], magnitude=space.magnitude, power=space.power,
-        search=meta.get("search", {}), config=meta.get("config", {}), notes=meta.get("notes", {}))
+        search=meta.get("search", {}), config=meta.get("config", {}), notes=meta.get("notes", {}),
+        contrast=meta.get("contrast"))
     if meta["sufficient"]:
         s, index = meta["sufficient"], arrays["sufficient"]
         exp.sufficient = SetResult(index, idx[s["label"]], s["confidence"], space.keep(index))
@@ -65,6 +66,11 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
         wave = space.remove(index)
         exp.flips.append(Flip(f["k"], index, idx[f["label"]], f["confidence"], f["flipped"],
                               snr_db(audio.samples, wave), wave))
+    if meta.get("quiet_flip"):
+        f, index = meta["quiet_flip"], arrays["quiet_flip"]
+        wave = space.attenuate(index, f["gain"])
+        exp.quiet_flip = Flip(int(index.shape[0]), index, idx[f["label"]], f["confidence"],
+                              f["flipped"], snr_db(audio.samples, wave), wave, f["gain"])
     if "stft_responsibility" in arrays:
         exp.stft_responsibility = arrays["stft_responsibility"]
         exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop,
@@ -72,9 +78,9 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
     if meta["stft_flip"]:
         f = meta["stft_flip"]
         stft_space = StftSpace(audio.samples, audio.sample_rate, f["n_fft"], f["hop"], cfg.fill)
-        n_frames = stft_space.shape[1]
-        index = np.array([fb * n_frames + t for fb, t in f["cells"]], dtype=np.int64)
-        wave = stft_space.remove(index)
+        index = arrays["stft_flip_cells"]  # all of them (the JSON lists at most 10,000)
+        gain = f.get("gain", 0.0)
+        wave = stft_space.attenuate(index, gain)
         exp.stft_flip = Flip(f["n_cells"], index, idx[f["label"]], f["confidence"], f["flipped"],
-                             snr_db(audio.samples, wave), wave)
+                             snr_db(audio.samples, wave), wave, gain)
     return exp

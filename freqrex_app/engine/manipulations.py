@@ -1,19 +1,22 @@
-"""Minimal perturbations a person can hear (SPEC section 4): flip-k and the STFT flip."""
+"""Minimal perturbations a person can hear (SPEC section 4): flip-k, and the least audible
+flips in both domains (the quiet flip over rfft bins, the STFT flip over cells)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from .decision import Decision
 from .oracle import Oracle
-from .prefix import shortest_prefix
+from .quiet import quiet_search
 
-__all__ = ["Flip", "snr_db", "remove_and_classify", "flip_k", "stft_flip"]
+__all__ = ["Flip", "snr_db", "remove_and_classify", "flip_k", "least_audible_flip"]
 
 
 @dataclass
 class Flip:
-    """Removing ``index`` (top of the ranking) from the clip: the new label and the change's SNR."""
+    """Features ``index`` scaled by ``gain`` (0: removed) in the clip: the new label, whether
+    the decision changed, and the change's SNR. ``k`` is the number of features changed."""
 
     k: int
     index: np.ndarray
@@ -22,6 +25,7 @@ class Flip:
     flipped: bool
     snr_db: float
     wave: np.ndarray
+    gain: float = 0.0
 
 
 def snr_db(original: np.ndarray, changed: np.ndarray) -> float:
@@ -34,26 +38,33 @@ def snr_db(original: np.ndarray, changed: np.ndarray) -> float:
     return float(10.0 * np.log10(signal / noise))
 
 
-def remove_and_classify(space, oracle: Oracle, index: np.ndarray, target: int) -> Flip:
-    """Remove ``index`` from the full clip and classify that exact waveform on its own."""
-    wave = space.remove(index)
-    label, conf, _ = oracle.classify_one(wave)
-    return Flip(int(index.shape[0]), index.copy(), label, conf, label != target,
-                snr_db(space.wave, wave), wave)
+def remove_and_classify(space, oracle: Oracle, index: np.ndarray, decision: Decision,
+                        gain: float = 0.0) -> Flip:
+    """Scale ``index`` by ``gain`` in the full clip and classify that exact waveform alone."""
+    wave = space.attenuate(index, gain)
+    label, conf, scores = oracle.classify_one(wave)
+    return Flip(int(index.shape[0]), np.asarray(index).copy(), label, conf,
+                bool(decision.changed(scores)[0]), snr_db(space.wave, wave), wave, float(gain))
 
 
-def flip_k(space, oracle: Oracle, ranking: np.ndarray, target: int, ks=range(1, 6)) -> list[Flip]:
+def flip_k(space, oracle: Oracle, ranking: np.ndarray, decision: Decision,
+           ks=range(1, 6)) -> list[Flip]:
     """Remove the top-k bins for each k, classify the exact waveform (one call each)."""
-    return [remove_and_classify(space, oracle, ranking[:k], target) for k in ks]
+    return [remove_and_classify(space, oracle, ranking[:k], decision) for k in ks]
 
 
-def stft_flip(space, oracle: Oracle, ranking: np.ndarray, target: int) -> Flip | None:
-    """Remove the fewest top STFT cells that change the label; None when even all do not."""
-    def test(k: int) -> bool:
-        return int(oracle.classify_one(space.remove(ranking[:k]))[0]) != target
-
-    k = shortest_prefix(test, 1, space.n_features)
-    if k is None:
-        return None
-    result = remove_and_classify(space, oracle, ranking[:k], target)
-    return result if result.flipped else None
+def least_audible_flip(space, oracle: Oracle, decision: Decision, *, budget: float,
+                       clip_scores: np.ndarray | None = None,
+                       **settings) -> tuple[Flip | None, np.ndarray | None]:
+    """The quietest change found by :func:`quiet_search` (its features listed loudest first),
+    and its map of the margin's drop
+    per feature (each tile's measured drop spread evenly over its features). The flip is None
+    when nothing flipped."""
+    found = quiet_search(space, oracle, decision, budget=budget, clip_scores=clip_scores,
+                         **settings)
+    if found.index is None:
+        return None, found.drop_map
+    index = found.index[np.argsort(-space.magnitude.ravel()[found.index], kind="stable")]
+    flip = Flip(int(index.shape[0]), index, found.label, found.confidence, True, found.snr_db,
+                found.wave, found.gain)
+    return flip, found.drop_map

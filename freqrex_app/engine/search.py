@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .decision import Decision
 from .oracle import BudgetExhausted, Oracle
 
 __all__ = ["SearchResult", "part_responsibility", "smallest_passing", "responsibility_search"]
@@ -104,12 +105,12 @@ class _Iteration:
     cut: bool = False  # stopped by the budget with nodes left
 
 
-def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
+def responsibility_search(space, oracle: Oracle, decision: Decision, *, seed: int = 0,
                           budget: float = math.inf, iterations: int = 4, min_width: int = 1,
                           max_nodes: int = 2000, extend: bool = False,
                           max_iterations: int = 64, descend: str = "sufficient",
                           parallel: int | None = None, root_margin: float = 0.0) -> SearchResult:
-    """Sum responsibility over ``space`` for the classification ``target``.
+    """Sum responsibility over ``space`` for the ``decision`` (a part passes while it holds).
 
     ``budget`` bounds the queries of this search (the oracle bounds the whole explanation);
     each of the ``iterations`` may spend an equal share. With ``extend`` (and a finite budget)
@@ -189,8 +190,8 @@ def responsibility_search(space, oracle: Oracle, target: int, *, seed: int = 0,
             at = 0
             for itx, node in batch:
                 n_mut = (1 << len(node.parts)) - 1
-                _expand(space, resp, effect, node, out.passes(target)[at:at + n_mut],
-                        out.scores[at:at + n_mut], target, descend, min_split, itx, counter,
+                _expand(space, resp, effect, node, decision.holds(out.scores[at:at + n_mut]),
+                        out.scores[at:at + n_mut], decision, descend, min_split, itx, counter,
                         stats)
                 itx.spent += n_mut
                 at += n_mut
@@ -232,21 +233,15 @@ def _mutants(space, node: _Node) -> list[np.ndarray]:
     return out
 
 
-def margins(scores: np.ndarray, target: int) -> np.ndarray:
-    """Score of ``target`` minus the best other score, per row (< 0: the label changed)."""
-    others = np.delete(scores, target, axis=1)
-    return scores[:, target] - (others.max(axis=1) if others.shape[1] else 0.0)
-
-
 def _expand(space, resp, effect, node: _Node, passes_proper: np.ndarray, scores: np.ndarray,
-            target: int, descend: str, min_split: int, itx: _Iteration, counter,
+            decision: Decision, descend: str, min_split: int, itx: _Iteration, counter,
             stats: dict) -> None:
     """Add the parts' responsibility and effect to the maps; push the parts to refine next."""
     parts = node.parts
     full = (1 << len(parts)) - 1
     passes = np.append(passes_proper, True)  # the full set is the parent: it passes
-    score = np.append(scores[:, target], np.inf)
-    margin = np.append(margins(scores, target), node.margin)
+    score = np.append(scores[:, decision.target], np.inf)
+    margin = np.append(decision.margin(scores), node.margin)
     wit = witnesses(passes, len(parts))
     r = degrees(wit)
     drop = [node.margin - margin[full & ~(1 << i)] for i in range(len(parts))]

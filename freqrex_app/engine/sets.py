@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .decision import Decision
 from .oracle import Oracle
 from .prefix import shortest_prefix
 
@@ -38,44 +39,47 @@ class NecessaryResult:
     wave_removed: np.ndarray
 
 
-def find_sufficient(space, oracle: Oracle, ranking: np.ndarray, target: int) -> SetResult | None:
-    """The shortest prefix P of ``ranking`` with keep(P) classified as ``target``."""
+def find_sufficient(space, oracle: Oracle, ranking: np.ndarray,
+                    decision: Decision) -> SetResult | None:
+    """The shortest prefix P of ``ranking`` with keep(P) keeping the decision."""
     def test(k: int) -> bool:
-        return int(oracle.classify_one(space.keep(ranking[:k]))[0]) == target
+        return bool(decision.holds(oracle.classify_one(space.keep(ranking[:k]))[2])[0])
 
     k = shortest_prefix(test, 1, space.n_features)
     if k is None:
         return None
     wave = space.keep(ranking[:k])
-    label, conf, _ = oracle.classify_one(wave)
-    if label != target:
+    label, conf, scores = oracle.classify_one(wave)
+    if not decision.holds(scores)[0]:
         return None
     return SetResult(ranking[:k].copy(), label, conf, wave)
 
 
-def find_necessary(space, oracle: Oracle, ranking: np.ndarray, target: int,
+def find_necessary(space, oracle: Oracle, ranking: np.ndarray, decision: Decision,
                    start: int = 1) -> NecessaryResult | None:
-    """The shortest prefix P with keep(P) -> ``target`` and remove(P) -> another label."""
+    """The shortest prefix P with keep(P) keeping the decision and remove(P) changing it."""
     def test(k: int) -> bool:
         kept = space.keep(ranking[:k])
         removed = space.remove(ranking[:k])
         out = oracle.classify(np.stack([kept, removed]))
-        return int(out.label[0]) == target and int(out.label[1]) != target
+        return bool(decision.holds(out.scores[0])[0] and decision.changed(out.scores[1])[0])
 
     k = shortest_prefix(test, max(1, start), space.n_features)
     if k is None:
         return None
     kept, removed = space.keep(ranking[:k]), space.remove(ranking[:k])
-    lk, ck, _ = oracle.classify_one(kept)
-    lr, cr, _ = oracle.classify_one(removed)
-    if lk != target or lr == target:
+    lk, ck, sk = oracle.classify_one(kept)
+    lr, cr, sr = oracle.classify_one(removed)
+    if not decision.holds(sk)[0] or not decision.changed(sr)[0]:
         return None
     return NecessaryResult(ranking[:k].copy(), lk, ck, lr, cr, kept, removed)
 
 
-def find_complete(space, oracle: Oracle, ranking: np.ndarray, target: int, core: np.ndarray,
-                  confidence: float, tolerance: float = 0.01) -> tuple[SetResult, np.ndarray] | None:
-    """SN plus the fewest bins from the low end of the ranking that restore the confidence.
+def find_complete(space, oracle: Oracle, ranking: np.ndarray, decision: Decision,
+                  core: np.ndarray, confidence: float,
+                  tolerance: float = 0.01) -> tuple[SetResult, np.ndarray] | None:
+    """SN plus the fewest bins from the low end of the ranking that restore the confidence
+    (the label's score) while the decision holds.
 
     Returns the complete set and the adjustment set A.
     """
@@ -85,17 +89,19 @@ def find_complete(space, oracle: Oracle, ranking: np.ndarray, target: int, core:
     def kept(m: int) -> np.ndarray:
         return np.concatenate([core, ranking[space.n_features - m:]]) if m else core
 
+    def ok(scores) -> bool:
+        return bool(decision.holds(scores)[0]) and abs(scores[decision.target] - confidence) <= tolerance
+
     def test(m: int) -> bool:
-        label, conf, _ = oracle.classify_one(space.keep(kept(m)))
-        return label == target and abs(conf - confidence) <= tolerance
+        return ok(oracle.classify_one(space.keep(kept(m)))[2])
 
     m = shortest_prefix(test, 0, tail_max)
     if m is None:
         return None
     index = kept(m)
     wave = space.keep(index)
-    label, conf, _ = oracle.classify_one(wave)
-    if label != target or abs(conf - confidence) > tolerance:
+    label, conf, scores = oracle.classify_one(wave)
+    if not ok(scores):
         return None
     adjustment = ranking[space.n_features - m:].copy() if m else np.zeros(0, dtype=np.int64)
     return SetResult(index.copy(), label, conf, wave), adjustment

@@ -87,6 +87,12 @@ class FrequencySpace:
         spec[index] = self.fill
         return self._irfft(spec)
 
+    def attenuate(self, index: np.ndarray, gain: float = 0.0) -> np.ndarray:
+        """The full spectrum with the features ``index`` scaled by ``gain`` (0: removed)."""
+        spec = self.spectrum.copy()
+        spec[index] = self.fill + np.complex64(gain) * (spec[index] - self.fill)
+        return self._irfft(spec)
+
     def empty_wave(self) -> np.ndarray:
         return self.regions_wave([])
 
@@ -212,6 +218,20 @@ class StftSpace:
             spec[torch.from_numpy(index)] = self.fill
             return self._istft(spec.reshape(self.shape))
         return self._full - self.keep(index)
+
+    def attenuate(self, index: np.ndarray, gain: float = 0.0) -> np.ndarray:
+        """The full STFT with cells ``index`` scaled by ``gain`` (0: removed), inverted."""
+        if gain == 0.0:
+            return self.remove(index)
+        index = np.asarray(index, dtype=np.int64)
+        touched = np.zeros(self.shape[1], dtype=bool)
+        touched[index % self.shape[1]] = True
+        if not self._narrow(int(touched.sum())):
+            spec = self.stft.clone().reshape(-1)
+            idx = torch.from_numpy(index)
+            spec[idx] = self.fill + gain * (spec[idx] - self.fill)
+            return self._istft(spec.reshape(self.shape))
+        return self._full - np.float32(1.0 - gain) * self.keep(index)
 
     def empty_wave(self) -> np.ndarray:
         return self.regions_wave([])

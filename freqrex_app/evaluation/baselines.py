@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.manipulations import Flip, remove_and_classify, stft_flip
+from ..engine.decision import Decision
+from ..engine.manipulations import Flip, remove_and_classify
+from ..engine.prefix import shortest_prefix
 from ..engine.oracle import Oracle
 from ..engine.spaces import FrequencySpace, StftSpace
 
@@ -100,12 +102,20 @@ def occlusion_importance(space: FrequencySpace, oracle: Oracle, target: int, con
 def quietest_cells_flip(space: StftSpace, oracle: Oracle, target: int) -> Flip | None:
     """Remove the fewest of the quietest STFT cells (ties by index) that change the label."""
     order = np.lexsort((np.arange(space.n_features), space.magnitude.ravel())).astype(np.int64)
-    return stft_flip(space, oracle, order, target)
+
+    def test(k: int) -> bool:
+        return int(oracle.classify_one(space.remove(order[:k]))[0]) != target
+
+    k = shortest_prefix(test, 1, space.n_features)
+    if k is None:
+        return None
+    result = remove_and_classify(space, oracle, order[:k], Decision(target))
+    return result if result.flipped else None
 
 
 def _one(space: FrequencySpace, oracle: Oracle, target: int, method: str, bins: np.ndarray,
          draw: int = 0) -> BaselineFlip:
-    f = remove_and_classify(space, oracle, bins, target)
+    f = remove_and_classify(space, oracle, bins, Decision(target))
     return BaselineFlip(method, f.k, f.index, f.label, f.confidence, f.flipped, f.snr_db, f.wave,
                         draw)
 

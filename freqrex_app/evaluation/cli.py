@@ -41,8 +41,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--descend", choices=("sufficient", "counterfactual", "both"), default=None,
                    help="engine search strategy (default: the engine's)")
     p.add_argument("--fill", type=float, default=None, help="value of removed bins (default 0)")
-    p.add_argument("--stft-order", choices=("quiet", "responsibility"), default=None,
-                   help="order of the STFT flip's cells (default: the engine's, quiet)")
     p.add_argument("--min-width", type=int, default=None, help="smallest part in bins (default 1)")
     p.add_argument("--iterations", type=int, default=None, help="random partitions (default: from budget)")
     p.add_argument("--batch-size", type=int, default=None, help="mutants per model call (default 32)")
@@ -101,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     model_ids = args.models or [registry.DEFAULT_MODEL]
     engine = {k: v for k, v in (("descend", args.descend), ("fill", args.fill),
                                 ("min_width", args.min_width), ("iterations", args.iterations),
-                                ("batch_size", args.batch_size), ("stft_order", args.stft_order))
+                                ("batch_size", args.batch_size))
               if v is not None}
     settings = Settings(labels_view=args.labels_view, budget=args.budget or None,
                         duration=args.duration, start=args.start, seed=args.seed,
