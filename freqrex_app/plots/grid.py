@@ -126,13 +126,17 @@ def grid_from_arrays(stft_responsibility: np.ndarray, sample_rate: int, n_fft: i
     col = np.arange(n_frames) // per_col
     n_rows, n_cols = int(band.max()) + 1, int(col.max()) + 1 if n_frames else 0
 
+    # bands and columns are contiguous runs of bins and frames: sum them with reduceat
+    row_starts = np.flatnonzero(np.diff(band, prepend=-1))
+    col_starts = np.arange(0, n_frames, per_col)
+
     def pool(values: np.ndarray) -> np.ndarray:
-        out = np.zeros((n_rows, n_cols), dtype=np.float64)
-        np.add.at(out, (band[:, None], col[None, :]), values)
-        return out
+        rows = np.add.reduceat(np.asarray(values, dtype=np.float64), row_starts, axis=0)
+        return np.add.reduceat(rows, col_starts, axis=1)
 
     sums = pool(resp)
-    cells = pool(np.ones_like(resp))
+    cells = np.outer(np.diff(np.append(row_starts, n_freq)),
+                     np.diff(np.append(col_starts, n_frames))).astype(np.float64)
     mean = sums / np.maximum(cells, 1)
     if magnitude is not None:
         power = pool(np.asarray(magnitude, dtype=np.float64) ** 2) / np.maximum(cells, 1)

@@ -84,8 +84,7 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
     hz_c = grid.hz_centres
     custom = np.stack([np.broadcast_to(hz_c[:, None], grid.sums.shape), grid.mean,
                        grid.level_db, grid.removed], axis=-1).astype(np.float32)
-    row_notes = note_labels(hz_c)
-    text = [[row_notes[j]] * n_cols for j in range(n_rows)]
+    text = np.repeat(np.asarray(note_labels(hz_c), dtype=object)[:, None], n_cols, axis=1)
     smax = float(grid.smooth.max())
     fig = go.Figure()
     fig.add_trace(go.Heatmap(

@@ -12,7 +12,7 @@ A3) while the responsibility map R is flat over the wide bands the search never 
 
 - **mean** per bin (and ``relative``: that mean over the clip's mean per bin): how strongly
   each frequency of a note or register matters, whatever its width. Notes are ranked by it,
-  and pitch classes weigh each semitone once (the sum of its octaves' means).
+  and pitch classes weigh each semitone once (the average of its octaves' means).
 - **share**: the note's or register's summed R over the total: how much of the explanation lies
   there. It grows with width, so on flat R it favours high notes; the share outside the musical
   range is this measure.
@@ -88,8 +88,8 @@ class NoteShare:
 @dataclass(frozen=True)
 class PitchClassShare:
     """A pitch class (C, C#, ..., B) over the octaves of the musical range: ``weight`` is the
-    sum of its notes' mean R per bin (each semitone counts once, whatever its width), ``share``
-    that weight over the twelve weights' total."""
+    average over its octaves of the note's mean R per bin (each semitone counts once, whatever
+    its width in bins), ``share`` that weight over the twelve weights' total."""
 
     name: str
     weight: float
@@ -185,7 +185,7 @@ def note_summary(responsibility: np.ndarray, sample_rate: int, n_samples: int) -
     midi = midi_of_hz(hz)
 
     notes: list[NoteShare] = []
-    pc_weight = np.zeros(12)
+    pc_weight, pc_count = np.zeros(12), np.zeros(12)
     below = float(r[midi < LOWEST_KEY].sum())       # includes DC (midi -1)
     above = float(r[midi > HIGHEST_KEY].sum())
     voiced = midi >= 0
@@ -205,8 +205,10 @@ def note_summary(responsibility: np.ndarray, sample_rate: int, n_samples: int) -
                 hz=_note_hz(m), lo_hz=_note_hz(m - 0.5), hi_hz=_note_hz(m + 0.5),
                 n_bins=int(counts[i]), responsibility=float(sums[i]), share=float(sums[i]) * scale,
                 mean=mean, relative=mean * rel, peak=float(peaks[i])))
-            if LOWEST_KEY <= m <= HIGHEST_KEY:
+            if LOWEST_KEY <= m <= HIGHEST_KEY and counts[i]:
                 pc_weight[m % 12] += mean
+                pc_count[m % 12] += 1
+    pc_weight = pc_weight / np.maximum(pc_count, 1)  # A, A#, B and C have 8 keys, the rest 7
     pc_total = float(pc_weight.sum())
     pitch = tuple(PitchClassShare(_NOTES[i], float(pc_weight[i]),
                                   float(pc_weight[i]) / pc_total if pc_total > 0 else 0.0)
