@@ -4,21 +4,43 @@
 an id loads only from the local Hugging Face cache (``local_files_only``), never from the
 network. Scores are ``sigmoid(logits)`` when the config's ``problem_type`` is
 ``multi_label_classification`` and ``softmax(logits)`` otherwise.
+
+The one exception, for a hosted Space: :func:`register_hub_models` reads the allow-list
+``FREQREX_HF_MODELS`` (Hub ids, e.g. ``"org/genre-model,org/emotion-model"``). For those ids
+only, and only when that variable names them, the configs and ``*.safetensors`` weights (never
+pickles, never code) are downloaded into the cache at start-up; each is then loaded by the same
+cache-only, safetensors-only, no-remote-code path and registered, so it appears in
+``list_models()`` and the app's dropdown under its id. One that cannot load gets a one-line
+reason (:class:`HubModelStatus`).
 """
 from __future__ import annotations
 
+import logging
+import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-__all__ = ["HFClassifier", "load_hf"]
+__all__ = ["HFClassifier", "load_hf", "HUB_MODELS_ENV", "HUB_FILES", "HubModelStatus",
+           "allowed_hub_models", "download_hub_model", "register_hub_models"]
+
+#: The allow-list: Hub ids (comma or space separated) a Space downloads and registers.
+HUB_MODELS_ENV = "FREQREX_HF_MODELS"
+#: What is downloaded for an allow-listed id: configs and safetensors weights, nothing else.
+HUB_FILES = ("*.json", "*.safetensors", "*.txt")
+log = logging.getLogger("freqrex.models")
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
 class HFClassifier:
     """Feature extractor + ``AutoModelForAudioClassification``, batched, in inference mode."""
 
-    def __init__(self, source: str, device: str | None = None, batch_size: int = 16):
+    def __init__(self, source: str, device: str | None = None, batch_size: int = 16,
+                 cache_dir: str | Path | None = None):
         try:
             from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -31,7 +53,9 @@ class HFClassifier:
         local = Path(source).expanduser().is_dir()
         if local:
             source = str(Path(source).expanduser())
-        kwargs = {} if local else {"local_files_only": True}
+        kwargs: dict[str, Any] = {} if local else {"local_files_only": True}
+        if cache_dir is not None and not local:
+            kwargs["cache_dir"] = str(cache_dir)
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         try:
@@ -94,3 +118,105 @@ class HFClassifier:
 def load_hf(source: str, device: str | None = None) -> HFClassifier:
     """A Hugging Face audio classifier from a local folder or a cached hub id (no download)."""
     return HFClassifier(source, device=device)
+
+
+# -- the Space's allow-list --------------------------------------------------------------------
+@dataclass(frozen=True)
+class HubModelStatus:
+    """What became of one allow-listed id: registered (``loaded``) or not, and why, in a line."""
+
+    model_id: str
+    loaded: bool
+    message: str
+
+
+def allowed_hub_models(value: str | None = None) -> list[str]:
+    """The entries of ``value`` (default: ``$FREQREX_HF_MODELS``), comma or whitespace
+    separated, in order, without repeats. Entries are not checked here."""
+    raw = os.environ.get(HUB_MODELS_ENV, "") if value is None else value
+    out: list[str] = []
+    for entry in re.split(r"[,\s]+", raw.strip()):
+        if entry and entry not in out:
+            out.append(entry)
+    return out
+
+
+def download_hub_model(model_id: str, cache_dir: str | Path | None = None) -> str:
+    """Download the configs and safetensors weights of ``model_id`` (``org/name``) into the
+    Hugging Face cache; returns the snapshot folder. Only :func:`register_hub_models` calls this,
+    for ids on the allow-list."""
+    if not _HUB_ID.fullmatch(model_id) or ".." in model_id:
+        raise ValueError(f"not a Hugging Face model id: {model_id!r} (expected 'org/name')")
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(model_id, allow_patterns=list(HUB_FILES),
+                             cache_dir=None if cache_dir is None else str(cache_dir))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def register_hub_models(value: str | None = None, *, device: str | None = None,
+                        cache_dir: str | Path | None = None,
+                        fetch: Callable[[str], Any] | None = None) -> list[HubModelStatus]:
+    """Load and register every id on the allow-list ``value`` (default:
+    ``$FREQREX_HF_MODELS``; unset or empty: nothing happens, nothing is downloaded).
+
+    Each id is first loaded from the local cache; if it is not there, ``fetch(id)`` (default:
+    :func:`download_hub_model`) puts it there, and it is loaded again by the cache-only,
+    safetensors-only path. A loaded id is registered under itself (``org/name``) with the
+    :func:`~freqrex_app.models.register_model` registry; its factory hands out the instance
+    loaded here (for ``device=None`` or the same device) or loads a new one from the cache.
+    Returns one :class:`HubModelStatus` per entry, each also logged (``freqrex.models``: info
+    when registered, warning when not); the app shows the messages of those that did not load.
+    Never raises for a bad entry.
+    """
+    from . import register_model
+
+    fetch = fetch or (lambda model_id: download_hub_model(model_id, cache_dir=cache_dir))
+    out: list[HubModelStatus] = []
+    for model_id in allowed_hub_models(value):
+        if not _HUB_ID.fullmatch(model_id) or ".." in model_id:
+            out.append(HubModelStatus(model_id, False, f"{HUB_MODELS_ENV}: {model_id!r} is not a "
+                                      "Hugging Face model id ('org/name'); skipped"))
+            continue
+        try:
+            model = _load_cached_or_fetch(model_id, device, cache_dir, fetch)
+        except Exception as exc:  # one bad model must not stop the Space (ImportError included)
+            out.append(HubModelStatus(model_id, False, f"cannot load {model_id}: {_first_line(exc)}"))
+            continue
+
+        def factory(device: str | None = None, _model: HFClassifier = model, _id: str = model_id,
+                    **kwargs: Any) -> HFClassifier:
+            if (device is None or torch.device(device) == _model.device) and not kwargs:
+                return _model
+            return HFClassifier(_id, device=device, cache_dir=cache_dir, **kwargs)
+
+        description = f"Hugging Face (allow-listed): {model.description}"
+        register_model(model_id, factory, description)
+        out.append(HubModelStatus(model_id, True, f"registered {model_id}: {len(model.labels)} "
+                                  f"labels at {model.sample_rate} Hz"))
+    for status in out:
+        (log.info if status.loaded else log.warning)("%s", status.message)
+    return out
+
+
+def _load_cached_or_fetch(model_id: str, device: str | None, cache_dir: str | Path | None,
+                          fetch: Callable[[str], Any]) -> HFClassifier:
+    try:
+        return HFClassifier(model_id, device=device, cache_dir=cache_dir)
+    except ValueError:
+        pass  # not in the cache (or not loadable from it): fetch it, then load from the cache
+    try:
+        fetch(model_id)
+    except Exception as exc:
+        raise ValueError(f"not in the local cache and the download failed "
+                         f"({type(exc).__name__}: {_first_line(exc)})") from exc
+    try:
+        return HFClassifier(model_id, device=device, cache_dir=cache_dir)
+    except ValueError as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        raise ValueError(f"downloaded, but it does not load as a safetensors audio classifier "
+                         f"({_first_line(cause)})") from exc

@@ -227,74 +227,90 @@ def _stft_rows(exp, n_rows: int = 240):
 
 
 def responsibility_spectrogram(exp):
-    """Log-magnitude STFT spectrogram with the STFT responsibility as a heatmap over it, and the
-    frequency responsibility alongside (same log-Hz axis). None when the STFT variant did not run."""
-    resp = getattr(exp, "stft_responsibility", None)
-    if resp is None or exp.stft is None:
+    """The STFT responsibility on the mel scale the model hears (mean per cell of each mel band
+    and time column, lightly smoothed: :func:`~freqrex_app.plots.grid.mel_grid`) as a heatmap
+    over the log-magnitude spectrogram, the STFT flip's cells outlined in cyan, and the
+    frequency responsibility alongside on the same mel axis. None when the STFT variant did
+    not run."""
+    from .grid import hz_to_mel, mel_grid
+
+    grid = mel_grid(exp)
+    if grid is None:
         return None
-    resp = np.asarray(resp, dtype=np.float64)
-    mag, ranges, edges, rows_db = _stft_rows(exp)
-    if resp.shape != mag.shape:
-        raise ValueError(f"STFT responsibility {resp.shape} does not match the STFT {mag.shape}")
-    heat = np.stack([resp[lo:hi].max(axis=0) for lo, hi in ranges])
-    hmax = float(heat.max())
-    t0 = _time_offset(exp)
-    t1 = t0 + exp.n_samples / exp.sample_rate
-    hop = int(exp.stft["hop"])
-    half = hop / exp.sample_rate / 2
-
-    fig = new_figure(10, 4.2, top=0.35, right=0.45)
-    grid = fig.add_gridspec(1, 2, width_ratios=[5, 1])
-    ax = fig.add_subplot(grid[0, 0])
-    side = fig.add_subplot(grid[0, 1], sharey=ax)
-    extent = (t0 - half, t1 + half, edges[0], edges[-1])
-    ax.imshow(np.clip(rows_db, -_DB_RANGE, 0), origin="lower", aspect="auto", extent=extent,
-              cmap="Greys", vmin=-_DB_RANGE, vmax=0, interpolation="nearest")
+    fig = new_figure(10, 4.2, top=0.35, right=0.45, left=0.95, bottom=0.62)
+    gs = fig.add_gridspec(1, 2, width_ratios=[5, 1])
+    ax = fig.add_subplot(gs[0, 0])
+    side = fig.add_subplot(gs[0, 1], sharey=ax)
+    m0, m1 = float(grid.mel_edges[0]), float(grid.mel_edges[-1])
+    extent = (float(grid.t_edges[0]), float(grid.t_edges[-1]), m0, m1)
+    ax.imshow(np.clip(grid.level_db, -_DB_RANGE, 0), origin="lower", aspect="auto",
+              extent=extent, cmap="Greys", vmin=-_DB_RANGE, vmax=0, interpolation="bilinear")
+    hmax = float(grid.smooth.max())
     if hmax > 0:
-        norm = heat / hmax
+        norm = grid.smooth / hmax
         rgba = _HEAT(norm)
-        rgba[..., 3] = 0.72 * np.clip((norm - 0.05) / 0.95, 0, 1) ** 1.5
-        ax.imshow(rgba, origin="lower", aspect="auto", extent=extent, interpolation="nearest")
-    style_log_hz(ax, edges[0], edges[-1], notes=False, axis="y")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("frequency (Hz)")
+        rgba[..., 3] = 0.8 * np.clip((norm - 0.15) / 0.85, 0, 1) ** 1.3
+        ax.imshow(rgba, origin="lower", aspect="auto", extent=extent, interpolation="bilinear")
     flip = exp.stft_flip
-    sub = (f"  ·  STFT flip: {flip.k} cell{'s' if flip.k != 1 else ''} -> "
-           f"{exp.labels[flip.label]}" if flip is not None else "")
-    ax.set_title(f"Responsibility spectrogram  ·  {_title(exp)}{sub}", fontsize=10, loc="left")
+    sub = ""
     if flip is not None:
-        n_frames = exp.stft["shape"][1]
-        cells = np.asarray(flip.index, dtype=np.int64)
-        cells = cells if cells.size <= 300 else cells[:0]  # too many to mark one by one
-        f_hz = (cells // n_frames) * exp.sample_rate / int(exp.stft["n_fft"])
-        t = t0 + (cells % n_frames) * hop / exp.sample_rate
-        ok = f_hz >= edges[0]
-        ax.scatter(t[ok], f_hz[ok], s=28, facecolors="none", edgecolors="#00b4d8", lw=1.1,
-                   zorder=5, label="cells removed by the STFT flip")
-        if ok.any():
+        sub = (f"  ·  STFT flip: {flip.k:,} cell{'s' if flip.k != 1 else ''} -> "
+               f"{exp.labels[flip.label]}")
+        mask = (grid.removed > 0).astype(np.float64)
+        if mask.any() and min(mask.shape) >= 2:
+            ax.contour(grid.t_centres, grid.mel_centres, mask, levels=[0.5], colors="#00b4d8",
+                       linewidths=1.1)
+            ax.plot([], [], color="#00b4d8", lw=1.4, label=f"cells the STFT flip removed")
+        if flip.k <= 300:  # few enough to mark one by one
+            n_frames = int(exp.stft["shape"][1])
+            cells = np.asarray(flip.index, dtype=np.int64)
+            f_hz = (cells // n_frames) * exp.sample_rate / int(exp.stft["n_fft"])
+            t = _time_offset(exp) + (cells % n_frames) * int(exp.stft["hop"]) / exp.sample_rate
+            ax.scatter(t, hz_to_mel(f_hz), s=22, facecolors="none", edgecolors="#00b4d8",
+                       lw=1.0, zorder=5)
+        if mask.any():
             ax.legend(loc="upper right", fontsize=7.5, framealpha=0.85)
-    _clean(ax)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(m0, m1)
+    ticks = [(hz, name) for hz, name in _mel_ticks(grid)]
+    ax.set_yticks([float(hz_to_mel(h)) for h, _ in ticks],
+                  labels=[f"{n} {h:g}" for h, n in ticks])
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz, mel scale)")
+    ax.set_title(f"Responsibility spectrogram  ·  {_title(exp)}{sub}", fontsize=10, loc="left")
+    for side_name in ("top", "right"):
+        ax.spines[side_name].set_visible(False)
 
-    # the frequency responsibility on the same rows
-    df = exp.sample_rate / exp.n_samples
+    # the frequency responsibility (maximum over the rfft bins of each mel band), same axis
     r = np.asarray(exp.responsibility, dtype=np.float64)
-    row_r = np.array([r[int(round(edges[j] / df)): max(int(round(edges[j + 1] / df)),
-                                                        int(round(edges[j] / df)) + 1)].max()
-                      for j in range(len(ranges))])
-    centres = np.sqrt(edges[:-1] * edges[1:])
-    side.fill_betweenx(centres, 0, row_r, step="mid", color=PALETTE["responsibility"], alpha=0.4,
-                       lw=0)
-    side.plot(row_r, centres, drawstyle="steps-mid", color=PALETTE["responsibility"], lw=0.9)
+    df = exp.sample_rate / exp.n_samples
+    lo = np.clip(np.ceil(grid.hz_edges[:-1] / df).astype(np.int64), 0, exp.n_bins - 1)
+    hi = np.clip(np.ceil(grid.hz_edges[1:] / df).astype(np.int64), lo + 1, exp.n_bins)
+    row_r = np.array([r[a:b].max() for a, b in zip(lo, hi)])
+    side.fill_betweenx(grid.mel_centres, 0, row_r, step="mid", color=PALETTE["responsibility"],
+                       alpha=0.4, lw=0)
+    side.plot(row_r, grid.mel_centres, drawstyle="steps-mid", color=PALETTE["responsibility"],
+              lw=0.9)
     side.set_xlim(0, max(float(row_r.max()) * 1.1, 1e-9))
     side.set_xlabel("frequency\nresponsibility", fontsize=8)
     side.tick_params(labelleft=False, labelsize=7)
-    sec = side.secondary_yaxis("right")
-    from ._common import note_ticks
-    ticks = note_ticks(edges[0], edges[-1])
-    sec.set_ticks([t for t, _ in ticks], labels=[n for _, n in ticks])
-    sec.tick_params(labelsize=8, colors="#555555")
     _clean(side)
     return fig
+
+
+def _mel_ticks(grid) -> list[tuple[float, str]]:
+    """A notes on the mel axis, dropping low ones that crowd (closer than 5% of the axis)."""
+    from .grid import hz_to_mel
+
+    gap = 0.05 * float(grid.mel_edges[-1] - grid.mel_edges[0])
+    out: list[tuple[float, str]] = []
+    for octave in range(9, -1, -1):
+        hz = 27.5 * 2 ** octave
+        if grid.hz_edges[0] < hz <= grid.hz_edges[-1] and (
+                not out or hz_to_mel(out[-1][0]) - hz_to_mel(hz) >= gap):
+            out.append((hz, f"A{octave}"))
+    return out[::-1]
 
 
 # --------------------------------------------------------------------------------------------
