@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
+from .format import one_line
 from .limits import Limits
 
 log = logging.getLogger("freqrex.app")
 
 __all__ = ["JobError", "Cancelled", "Job", "run_job", "prepare_job", "load_model_cached",
-           "resolve_model_id", "PERTURBATION_NAMES", "perturbation_rows", "sets_rows",
+           "resolve_model_id", "PERTURBATION_NAMES", "perturbation_info", "load_excerpt",
            "new_job_dir", "cleanup_jobs", "hf_available", "model_views", "SpeedMeter",
            "remember", "recall", "job_from_folder"]
 
@@ -111,7 +110,7 @@ def load_model_cached(model_id: str, labels_view: str):
         try:
             model = models.load_model(model_id, labels_view=labels_view)
         except (ValueError, ImportError, OSError) as exc:
-            raise JobError(_one_line(exc)) from exc
+            raise JobError(one_line(exc)) from exc
         _MODELS[key] = model
         while len(_MODELS) > _MAX_MODELS:
             _MODELS.popitem(last=False)
@@ -243,11 +242,6 @@ def job_from_folder(folder: Path) -> Job:
                model_id=exp.model)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def load_excerpt(path: str | None, sample_rate: int, start: float, duration: float,
                  limits: Limits):
     """The excerpt as the model hears it, within the playground's limits."""
@@ -275,7 +269,7 @@ def load_excerpt(path: str | None, sample_rate: int, start: float, duration: flo
                           max_file_seconds=limits.max_source_s,
                           max_excerpt_seconds=limits.max_excerpt_s)
     except AudioError as exc:
-        raise JobError(_one_line(exc)) from exc
+        raise JobError(one_line(exc)) from exc
 
 
 def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: float = 0.0,
@@ -319,9 +313,9 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
         log.info("job cancelled after the user asked")
         raise
     except ModelError as exc:
-        raise JobError(f"the model failed: {_one_line(exc)}") from exc
+        raise JobError(f"the model failed: {one_line(exc)}") from exc
     except ValueError as exc:
-        raise JobError(_one_line(exc)) from exc
+        raise JobError(one_line(exc)) from exc
     SPEED.update(model_id, exp.predict_seconds, exp.queries, audio.duration)
     if progress is not None:
         progress(0.92, "drawing the figures and writing the sounds")
@@ -341,7 +335,7 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
         files = dict(exp.save(folder))
     except Exception as exc:  # keep whatever was written
         log.exception("saving the explanation failed")
-        notes["save"] = f"some outputs could not be written: {_one_line(exc)}"
+        notes["save"] = f"some outputs could not be written: {one_line(exc)}"
         files = {p.stem: p for p in folder.iterdir() if p.is_file()}
     waves = exp.waves()
     for name in PERTURBATION_NAMES:
@@ -354,7 +348,7 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
             files[f"perturbation_{name}"] = path
         except Exception as exc:
             log.exception("perturbation figure %s failed", name)
-            notes[f"figure_perturbation_{name}"] = f"could not draw {path.name}: {_one_line(exc)}"
+            notes[f"figure_perturbation_{name}"] = f"could not draw {path.name}: {one_line(exc)}"
     stem = stem or _stem(exp)
     zip_path = folder / f"freqrex-{stem}.zip"
     try:
@@ -364,7 +358,7 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
                     zf.write(p, arcname=f"freqrex-{stem}/{p.name}")
     except Exception as exc:
         log.exception("zip failed")
-        notes["zip"] = f"could not write the zip: {_one_line(exc)}"
+        notes["zip"] = f"could not write the zip: {one_line(exc)}"
         zip_path = None
     return Job(exp=exp, folder=folder, files=files, zip_path=zip_path, notes=notes,
                model_id=model_id or exp.model)
@@ -377,19 +371,13 @@ def _stem(exp) -> str:
 
 
 # -------------------------------------------------------------------------------------------
-# tables
+# what a perturbation did
 
 
 def _snr(exp, wave) -> float:
     from ..engine.manipulations import snr_db
 
     return snr_db(exp.audio.samples, wave)
-
-
-def _fmt_snr(v: float | None) -> str:
-    if v is None or not np.isfinite(v):
-        return "-"
-    return f"{v:.1f}"
 
 
 def perturbation_info(exp, name: str) -> dict[str, Any] | None:
@@ -423,42 +411,3 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,
             "confidence": float(conf), "snr_db": _snr(exp, waves[name]), "size": int(size),
             "unit": unit, "changed": label != exp.label}
-
-
-def perturbation_rows(exp) -> list[list[Any]]:
-    rows = []
-    for name, title in PERTURBATION_NAMES.items():
-        info = perturbation_info(exp, name)
-        if info is None:
-            reason = exp.notes.get(name.split("_")[0] if name.startswith("necessary") else
-                                   ("flips" if name.startswith("flip_") else name), "not found")
-            rows.append([title, "-", "-", "-", "-", reason])
-            continue
-        rows.append([title, f"{info['size']:,} {info['unit']}", info["label"],
-                     f"{info['confidence']:.3f}", _fmt_snr(info["snr_db"]),
-                     "changed" if info["changed"] else "same"])
-    return rows
-
-
-def pct(x: float) -> str:
-    from .handlers import pct as _pct
-
-    return _pct(x)
-
-
-def sets_rows(exp) -> list[list[Any]]:
-    rows = []
-    for key, title, found in (("sufficient", "S  sufficient", exp.sufficient),
-                              ("necessary", "SN  sufficient + necessary", exp.necessary),
-                              ("complete", "complete (SN + A)", exp.complete)):
-        if found is None:
-            rows.append([title, "-", "-", "-", exp.notes.get(key, "not found")])
-            continue
-        idx = found.index
-        rows.append([title, f"{len(idx):,}", pct(len(idx) / exp.n_bins),
-                     pct(exp.energy_fraction(idx)), ""])
-    if exp.adjustment is not None and exp.complete is not None:
-        a = exp.adjustment
-        rows.append(["A  adjustment", f"{len(a):,}", pct(len(a) / exp.n_bins),
-                     pct(exp.energy_fraction(a)), ""])
-    return rows
