@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 import logging
-import threading
+import math
+from typing import Any
 
 import gradio as gr
 
 from . import render
 from .examples import example_job
 from .format import one_line
-from .jobs import (PERTURBATION_NAMES, Cancelled, JobError, model_views, recall,
+from .gradio_queue import abandoned_check, current_event_id, has_pending
+from .jobs import (PERTURBATION_NAMES, Cancelled, Job, JobError, model_views, recall,
                    resolve_model_id, run_job)
 from .preview import preview_png, read_source
 from .settings import AppSettings
+from .worker import WAITING, Board, Busy, Ticket
 
 log = logging.getLogger("freqrex.app")
 
@@ -31,43 +34,120 @@ def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
 
 
+def _calls(budget: Any, s: AppSettings) -> int:
+    """Model calls of a request, for its place in line (the job itself checks the value)."""
+    try:
+        calls = float(budget)
+    except (TypeError, ValueError):
+        calls = math.nan
+    if not math.isfinite(calls):
+        return s.presets[s.default_preset]
+    return int(min(max(calls, 50), s.limits.max_budget))
+
+
+def _duration(duration: Any, s: AppSettings) -> float:
+    try:
+        d = float(duration)
+    except (TypeError, ValueError):
+        d = math.nan
+    if not math.isfinite(d) or d <= 0:
+        return s.limits.default_excerpt_s
+    return min(d, s.limits.max_excerpt_s)
+
+
 class Callbacks:
-    """The handlers of one app (its settings, and the cancel flag of each session's job)."""
+    """The handlers of one app: its settings and its :class:`Board` (one explanation per
+    session, the line, cancellation). :meth:`attach` gives it the Blocks, whose queue tells
+    which work was abandoned."""
 
     def __init__(self, settings: AppSettings):
         self.s = settings
-        self._cancel: dict[str, threading.Event] = {}
+        self.board = Board(settings.limits.concurrency)
+        self.blocks = None
 
-    # -------------------------------------------------------------------- cancel flags
+    def attach(self, blocks) -> None:
+        self.blocks = blocks
 
-    def _new_cancel_event(self, request: gr.Request | None) -> threading.Event:
-        """A fresh cancel flag for the job a session starts (an older job keeps its own)."""
-        if len(self._cancel) > 2000:
-            for key in list(self._cancel)[:1000]:
-                self._cancel.pop(key, None)
-        event = threading.Event()
-        self._cancel[_session(request)] = event
-        return event
+    def _pending(self, session: str) -> bool:
+        return has_pending(self.blocks, session)
+
+    def _ticket(self, session: str, model_id: str, calls: Any, duration: Any) -> Ticket:
+        """The ticket claimed when the request arrived (claimed now when there is none, as
+        for a handler called directly), with the request's own settings."""
+        ticket = self.board.ticket(session)
+        if ticket is None or ticket.state != WAITING:
+            ticket = self.board.claim(session, model_id, _calls(calls, self.s),
+                                      _duration(duration, self.s), pending=self._pending)
+        ticket.model_id = model_id
+        ticket.calls, ticket.duration = _calls(calls, self.s), _duration(duration, self.s)
+        return ticket
+
+    def _run(self, ticket: Ticket, work) -> Job:
+        """``work(cancelled, on_queries)`` under the ticket, stopping when it is abandoned."""
+        abandoned = abandoned_check(self.blocks, current_event_id())
+
+        def on_queries(n: int) -> None:
+            ticket.queries = n
+
+        return self.board.run(ticket, lambda stop: work(stop, on_queries), abandoned)
 
     # -------------------------------------------------------------------- explain
+
+    def claim_ui(self, audio, model, hf_id, dur, preset_name, request: gr.Request):
+        """Before the page's request joins the queue: one explanation per visitor; shows the
+        place in line (the timer keeps it current)."""
+        session = _session(request)
+        model_id = (hf_id or "").strip() or model or self.s.default_model
+        try:
+            self.board.claim(session, str(model_id), _calls(self.s.presets.get(preset_name),
+                                                            self.s),
+                             _duration(dur, self.s), pending=self._pending)
+        except Busy as exc:
+            raise gr.Error(str(exc), title="One explanation at a time") from None
+        return self.queue_status(request)
+
+    def claim_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
+                  request: gr.Request):
+        """The API's validator (before its request joins the queue): one explanation per
+        client session, refused at once with a clear line."""
+        try:
+            self.board.claim(_session(request), str(model or self.s.default_model),
+                             _calls(budget, self.s), _duration(duration, self.s),
+                             pending=self._pending)
+        except Busy as exc:
+            return [gr.validate(False, str(exc))] + [gr.validate(True, "")] * 7
+        return [gr.validate(True, "")] * 8
+
+    def queue_status(self, request: gr.Request):
+        """The session's place in line and wait, or its progress (hidden when idle)."""
+        text = self.board.status(_session(request), pending=self._pending)
+        return gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text))
 
     def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
                    request: gr.Request, progress=gr.Progress()):
         limits = self.s.limits
-        cancel = self._new_cancel_event(request)
+        session = _session(request)
         try:
-            model_id = resolve_model_id(model, hf_id)
-            if labels_view not in model_views(model_id):
-                labels_view = "all"
-            progress(0.0, desc="loading the model and the excerpt")
-            job = run_job(audio, model_id, labels_view, start=t0 or 0.0,
-                          duration=dur or limits.default_excerpt_s,
-                          budget=self.s.preset_calls(preset_name), seed=seed_v or 0,
-                          stft=bool(stft_v), limits=limits,
-                          progress=lambda fr, msg: progress(fr, desc=msg),
-                          cancelled=cancel.is_set)
+            ticket = self._ticket(session, str((hf_id or "").strip() or model),
+                                  self.s.presets.get(preset_name), dur)
+
+            def work(cancelled, on_queries):
+                model_id = resolve_model_id(model, hf_id)
+                view = labels_view if labels_view in model_views(model_id) else "all"
+                ticket.model_id = model_id
+                progress(0.0, desc="loading the model and the excerpt")
+                job = run_job(audio, model_id, view, start=t0 or 0.0,
+                              duration=dur or limits.default_excerpt_s,
+                              budget=self.s.preset_calls(preset_name), seed=seed_v or 0,
+                              stft=bool(stft_v), limits=limits,
+                              progress=lambda fr, msg: progress(fr, desc=msg),
+                              cancelled=cancelled, on_queries=on_queries)
+                return model_id, job
+
+            model_id, job = self._run(ticket, work)
         except Cancelled:
-            raise gr.Error("Cancelled: nothing was changed.", title="Cancelled") from None
+            raise gr.Error("Cancelled: nothing was changed.", title="Cancelled",
+                           print_exception=False) from None
         except JobError as exc:
             raise _error(exc) from None
         except gr.Error:
@@ -89,23 +169,29 @@ class Callbacks:
         """Explain an audio clip: returns the explanation JSON (SPEC section 5), its
         files (explanation.json and every WAV) and a zip of all outputs."""
         s, limits = self.s, self.s.limits
-        cancel = self._new_cancel_event(request)
         try:
-            model_id = resolve_model_id(model or s.default_model)
-            views = model_views(model_id)
-            labels_view = (labels_view or "auto").strip()
-            if labels_view == "auto":
-                labels_view = "genres" if "genres" in views else "all"
-            job = run_job(audio, model_id, labels_view,
-                          start=0.0 if start is None else start,
-                          duration=limits.default_excerpt_s if duration is None else duration,
-                          budget=s.presets[s.default_preset] if budget is None else budget,
-                          seed=0 if seed is None else seed,
-                          stft=True if stft is None else bool(stft), limits=limits,
-                          progress=lambda fr, msg: progress(fr, desc=msg),
-                          cancelled=cancel.is_set)
+            ticket = self._ticket(_session(request), str(model or s.default_model), budget,
+                                  duration)
+
+            def work(cancelled, on_queries):
+                model_id = resolve_model_id(model or s.default_model)
+                views = model_views(model_id)
+                view = (labels_view or "auto").strip()
+                if view == "auto":
+                    view = "genres" if "genres" in views else "all"
+                ticket.model_id = model_id
+                return run_job(audio, model_id, view,
+                               start=0.0 if start is None else start,
+                               duration=limits.default_excerpt_s if duration is None else duration,
+                               budget=s.presets[s.default_preset] if budget is None else budget,
+                               seed=0 if seed is None else seed,
+                               stft=True if stft is None else bool(stft), limits=limits,
+                               progress=lambda fr, msg: progress(fr, desc=msg),
+                               cancelled=cancelled, on_queries=on_queries)
+
+            job = self._run(ticket, work)
         except Cancelled:
-            raise gr.Error("Cancelled") from None
+            raise gr.Error("Cancelled", print_exception=False) from None
         except JobError as exc:
             raise _error(exc) from None
         except Exception as exc:
@@ -117,10 +203,14 @@ class Callbacks:
         return job.exp.to_dict(), files, str(job.zip_path) if job.zip_path else None
 
     def cancel_ui(self, request: gr.Request):
-        event = self._cancel.get(_session(request))
-        if event is not None:
-            event.set()
-        gr.Info("Cancelling…")
+        """The Cancel button: the session's explanation stops, waiting or running."""
+        if self.board.cancel(_session(request), "cancel button") is not None:
+            gr.Info("Cancelling…")
+        return gr.update(value="", visible=False)
+
+    def on_unload(self, request: gr.Request):
+        """The page was closed or reloaded (its session ended): its work stops."""
+        self.board.cancel(_session(request), "page closed")
 
     # -------------------------------------------------------------------- results
 

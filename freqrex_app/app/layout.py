@@ -108,6 +108,9 @@ class Layout:
                                                  elem_id="explain-btn", scale=3)
                     self.cancel_btn = gr.Button("Cancel", variant="stop", size="lg",
                                                 elem_id="cancel-btn", scale=1)
+                # the place in line and the wait, or the progress (kept current by the timer)
+                self.queue_md = gr.Markdown(visible=False, elem_id="queue-status")
+                self.queue_timer = gr.Timer(1.0, active=False)
                 with gr.Accordion("Model details · Hugging Face model" if hf_available()
                                   else "Model details", open=False):
                     self.model_md = gr.Markdown(model_md(default_model, default_view))

@@ -10,6 +10,7 @@ import gradio as gr
 
 from .callbacks import Callbacks
 from .examples import ASSETS, warm_examples
+from .gradio_queue import EXPLAIN
 from .layout import CSS, THEME, Layout
 from .limits import Limits, get_limits
 from .settings import AppSettings
@@ -32,12 +33,20 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         ui = Layout(settings)
         results = ui.result_outputs
 
-        explain_evt = ui.explain_btn.click(
+        # one explanation per visitor: claimed (or refused at once) before it queues
+        status = [ui.queue_md, ui.queue_timer]
+        claim = ui.explain_btn.click(
+            cb.claim_ui, [ui.audio_in, ui.model_dd, ui.hf_box, ui.duration, ui.preset], status,
+            queue=False, **private, show_progress="hidden")
+        explain_evt = claim.success(
             cb.explain_ui, ui.explain_inputs, [*results, ui.estimate], **private,
-            concurrency_id="explain", concurrency_limit=limits.concurrency,
+            concurrency_id=EXPLAIN, concurrency_limit=limits.concurrency,
             show_progress="full", show_progress_on=[ui.placeholder, ui.headline, ui.spectro_img])
-        ui.cancel_btn.click(cb.cancel_ui, None, None, cancels=[explain_evt], queue=False,
-                            **private)
+        ui.queue_timer.tick(cb.queue_status, None, status, queue=False, **private,
+                            show_progress="hidden")
+        ui.cancel_btn.click(cb.cancel_ui, None, [ui.queue_md], cancels=[explain_evt],
+                            queue=False, **private)
+        demo.unload(cb.on_unload)  # the page closed or reloaded: its work stops
         for name in ui.pert_names:
             ui.pert_btns[name].click(partial(cb.show_perturbation, name), [ui.job_state],
                                      ui.perturbation_outputs, **private, concurrency_limit=8,
@@ -66,10 +75,12 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         # the public API: one named endpoint, sharing the page's one worker
         api_btn = gr.Button(visible=False)
         api_btn.click(cb.explain_api, ui.api_inputs, ui.api_outputs, api_name="explain",
-                      concurrency_id="explain", concurrency_limit=limits.concurrency,
-                      show_progress="hidden")
+                      validator=cb.claim_api, concurrency_id=EXPLAIN,
+                      concurrency_limit=limits.concurrency, show_progress="hidden")
 
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
+    cb.attach(demo)
+    demo.freqrex_board = cb.board  # the record of every job (tests, benchmarks)
     demo.freqrex_limits = limits  # for launch()
     demo.freqrex_warm = (warm_thread, warm_stop)  # see testing.shutdown
     return demo
