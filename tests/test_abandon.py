@@ -27,7 +27,9 @@ CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"
 LONG = dict(duration=3.0, budget=1000, stft=False)  # a standard job: half a minute or more
 SMALL = dict(duration=3.0, budget=50, stft=False)  # the next visitor's: a few seconds
-NEXT_JOB_S = 30.0  # the issue's target for the next visitor after an abandoned job
+#: What an abandoned job may add to the next one (machines are noisy: measured against the same
+#: small job alone, in the same run). The rest of the abandoned job would be far more.
+SLACK_S = 8.0
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,19 @@ def app(tmp_path_factory):
     url, demo = serve_in_thread(limits)
     yield url, demo
     shutdown(demo)
+
+
+@pytest.fixture(scope="module")
+def solo_s(app):
+    """Seconds of the small job with nothing else running (the model already loaded)."""
+    url, _ = app
+    _next_job_seconds(url)  # loads the model
+    return _next_job_seconds(url)
+
+
+def _assert_prompt(seconds: float, solo: float) -> None:
+    """The next job waited for no abandoned work (on a quiet machine: well within 30 s)."""
+    assert seconds < solo + SLACK_S, f"next job {seconds:.1f} s, alone {solo:.1f} s"
 
 
 def _wait_running(board, session: str | None = None, timeout: float = 120.0):
@@ -78,7 +93,7 @@ def _assert_stopped(ticket, reason: str, asked_at: float) -> None:
     assert ticket.queries == queries, "the model was called after the job ended"
 
 
-def test_a_client_that_cancels_stops_its_job_and_one_job_per_session(app, tmp_path):
+def test_a_client_that_cancels_stops_its_job_and_one_job_per_session(app, solo_s):
     url, demo = app
     board = demo.freqrex_board
     jobs_dir = Path(demo.freqrex_limits.cache) / "jobs"
@@ -104,13 +119,13 @@ def test_a_client_that_cancels_stops_its_job_and_one_job_per_session(app, tmp_pa
     assert after == before
 
     seconds = _next_job_seconds(url)
-    print(f"client cancel: stopped {ticket.stop_seconds:.2f} s after it was seen, "
-          f"{ticket.queries} model calls; next job served in {seconds:.1f} s")
-    assert seconds < NEXT_JOB_S
+    print(f"client cancel: stopped {ticket.ended_at - asked:.2f} s after job.cancel(), "
+          f"{ticket.queries} model calls; next job {seconds:.1f} s (alone: {solo_s:.1f} s)")
+    _assert_prompt(seconds, solo_s)
 
 
 @pytest.mark.browser
-def test_a_page_closed_mid_job_stops_its_job(app, tmp_path_factory):
+def test_a_page_closed_mid_job_stops_its_job(app, solo_s, tmp_path_factory):
     chromium = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
     chromedriver = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
     if not (shutil.which(chromium) and shutil.which(chromedriver)):
@@ -150,6 +165,6 @@ def test_a_page_closed_mid_job_stops_its_job(app, tmp_path_factory):
     finally:
         driver.quit()
     seconds = _next_job_seconds(url)
-    print(f"page closed: stopped {time.time() - asked:.1f} s, {ticket.queries} model calls; "
-          f"next job served in {seconds:.1f} s")
-    assert seconds < NEXT_JOB_S
+    print(f"page closed: stopped {ticket.ended_at - asked:.2f} s after the page left, "
+          f"{ticket.queries} model calls; next job {seconds:.1f} s (alone: {solo_s:.1f} s)")
+    _assert_prompt(seconds, solo_s)
