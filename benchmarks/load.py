@@ -10,6 +10,14 @@ each submitting ``--requests`` explanations of a real music clip, one after anot
 clients (``--bad-clients``) upload broken files instead (a text file renamed .wav, a
 truncated FLAC, a NaN WAV): they must be refused with a clear message.
 
+``--abandon-clients`` visitors abandon their work instead: each starts a standard job
+(``--abandon-budget`` model calls), waits until it runs for ``--abandon-after`` seconds, then
+leaves: half close the page (a real page session: its heartbeat stream and its queue stream are
+open, then both connections close, as when a tab closes), half cancel with the Gradio client
+(``job.cancel()``). Each then comes back as the next visitor with a small job and times it. The
+server's record of each abandoned job (its log line) must say it was cancelled and stopped within
+``--max-stop-s`` seconds; a job that kept running fails the run.
+
 Every request ends in exactly one of:
 
 - completed: the explanation JSON came back (its label and its query count are checked);
@@ -20,8 +28,8 @@ Every request ends in exactly one of:
 Bounded: a fixed number of requests, a deadline (``--max-seconds``) after which waiting jobs
 are cancelled, and the server is stopped at the end. The server's RSS (from /proc, with its
 children) and the size of its temporary folder are sampled every half second. Exit status 1
-when anything failed, the server died, memory passed ``--max-rss-mb``, or the counts do not
-add up (nothing fails silently).
+when anything failed, the server died, memory passed ``--max-rss-mb``, the counts do not add up
+(nothing fails silently), or abandoned work kept running.
 """
 from __future__ import annotations
 
@@ -30,6 +38,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -38,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -48,7 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 
 SERVE = """
-import signal, sys, threading
+import logging, signal, sys, threading
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 from freqrex_app.app.limits import Limits
 from freqrex_app.app.testing import serve_in_thread, shutdown
 url, demo = serve_in_thread(Limits.from_env(), port=int(sys.argv[1]), warm=sys.argv[2] == "1")
@@ -70,6 +81,21 @@ class Outcome:
     message: str = ""
     label: str = ""
     queries: int = 0
+
+
+@dataclass
+class Abandon:
+    client: int
+    how: str  # "closed page" | "client cancel"
+    session: str
+    left_at: float  # epoch seconds when the visitor left
+    ran_s: float = 0.0  # how long the job had run when it was abandoned
+    next_wait_s: float = float("nan")  # the same person's next (small) job, submit to result
+    state: str = ""  # from the server's record
+    stop_s: float = float("nan")  # the record: cancel seen -> the job's thread done
+    seen_after_s: float = float("nan")  # the visitor leaving -> the record written
+    queries: int = 0
+    error: str = ""
 
 
 @dataclass
@@ -158,7 +184,7 @@ def start_server(args, tmp: Path):
            "FREQREX_CACHE": str(tmp / "freqrex-app"), "GRADIO_ANALYTICS_ENABLED": "False",
            "FREQREX_QUEUE_SIZE": str(args.queue_size),
            "FREQREX_CONCURRENCY": str(args.concurrency),
-           "FREQREX_MAX_BUDGET": str(max(args.budget, 50)),
+           "FREQREX_MAX_BUDGET": str(max(args.budget, args.abandon_budget, 50)),
            "FREQREX_MAX_EXCERPT_S": str(max(args.duration, 1.0))}
     log = open(tmp / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port), "1" if args.warm else "0"],
@@ -233,6 +259,146 @@ def client_loop(i: int, url: str, args, files: dict[str, Path], deadline: float,
             time.sleep(rng.uniform(0.5, args.retry_pause))  # a person would try again later
 
 
+RECORD = re.compile(r"job (?P<id>\w+) (?P<state>\w+)(?: \((?P<reason>.*?)\))? after "
+                    r"(?P<queries>\d+) model calls(?:; stopped (?P<stop>[\d.]+) s after the "
+                    r"request, (?P<after>-?\d+) model calls after it)? \(session (?P<session>\w+)\)")
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
+
+
+def job_records(log_path: Path) -> dict[str, dict]:
+    """The server's record of each ended job, by session (its first 8 characters)."""
+    out = {}
+    if not log_path.is_file():
+        return out
+    for line in log_path.read_text(errors="replace").splitlines():
+        m = RECORD.search(line)
+        if not m:
+            continue
+        t = LOG_TIME.match(line)
+        when = (time.mktime(time.strptime(t.group(1)[:19], "%Y-%m-%d %H:%M:%S"))
+                + int(t.group(1)[20:]) / 1000) if t else float("nan")
+        out[m["session"]] = {**m.groupdict(), "at": when}
+    return out
+
+
+def closed_page(url: str, path: Path, args, seed: int) -> tuple[str, float, float]:
+    """A page's session: heartbeat and queue streams open, an explanation queued; once it has
+    run ``--abandon-after`` s both connections close, as a closed tab's do. Returns
+    (session, epoch left, seconds it ran)."""
+    import httpx
+    from gradio_client import Client
+
+    config = Client(url, verbose=False).config  # the endpoint's fn id
+    fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "explain")
+    api = url + "gradio_api/"
+    session = uuid.uuid4().hex[:11]
+    with httpx.Client(timeout=60) as http:
+        uploaded = http.post(api + "upload", files={"files": (path.name, path.read_bytes())})
+        uploaded.raise_for_status()
+        file = {"path": uploaded.json()[0], "orig_name": path.name,
+                "meta": {"_type": "gradio.FileData"}}
+        with http.stream("GET", api + f"heartbeat/{session}") as heart:
+            r = http.post(api + "queue/join", json={
+                "data": [file, args.model, "auto", args.start, args.duration,
+                         args.abandon_budget, seed, args.stft],
+                "fn_index": fn, "session_hash": session, "event_data": None,
+                "trigger_id": None})
+            r.raise_for_status()
+            started = None
+            with http.stream("GET", api + "queue/data", params={"session_hash": session},
+                             timeout=httpx.Timeout(10, read=None)) as events:
+                for line in events.iter_lines():
+                    if '"process_starts"' in line and started is None:
+                        started = time.time()
+                        break
+                    if '"process_completed"' in line:
+                        raise RuntimeError(f"the job ended before it was abandoned: {line[:200]}")
+                time.sleep(args.abandon_after)
+                # leaving the with-blocks closes both streams: the page is gone
+    return session, time.time(), time.time() - (started or time.time())
+
+
+def abandon_loop(i: int, url: str, args, deadline: float, abandons: list,
+                 lock: threading.Lock) -> None:
+    from gradio_client import Client, handle_file
+    from gradio_client.utils import Status
+
+    rng = random.Random(args.seed + 1000 + i)
+    time.sleep(rng.uniform(0, args.stagger))
+    how = "closed page" if i % 2 == 0 else "client cancel"
+    out = Abandon(i, how, "", 0.0)
+    try:
+        if how == "closed page":
+            out.session, out.left_at, out.ran_s = closed_page(url, CLIP, args, i)
+        else:
+            client = Client(url, verbose=False)
+            out.session = client.session_hash
+            job = client.submit(handle_file(str(CLIP)), args.model, start=args.start,
+                                duration=args.duration, budget=args.abandon_budget, seed=i,
+                                stft=args.stft, api_name="/explain")
+            while job.status().code not in (Status.PROCESSING, Status.PROGRESS):
+                if job.done() or time.time() > deadline:
+                    raise RuntimeError(f"the job never ran: {job.status()}")
+                time.sleep(0.1)
+            started = time.time()
+            time.sleep(args.abandon_after)
+            job.cancel()
+            out.left_at, out.ran_s = time.time(), time.time() - started
+            client.close()
+        # the same person comes back with a small job
+        t0 = time.perf_counter()
+        exp, _, _ = Client(url, verbose=False).predict(
+            handle_file(str(CLIP)), args.model, start=args.start, duration=args.duration,
+            budget=50, seed=i, stft=False, api_name="/explain")
+        out.next_wait_s = time.perf_counter() - t0
+        if not (isinstance(exp, dict) and exp.get("queries", 0) > 0):
+            out.error = f"the next job's result is wrong: {str(exp)[:200]}"
+    except Exception as exc:
+        out.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    with lock:
+        abandons.append(out)
+
+
+def solo_job_seconds(url: str, args) -> float:
+    """Seconds of one small job (50 calls, STFT off) with nothing else on the server."""
+    from gradio_client import Client, handle_file
+
+    t0 = time.perf_counter()
+    Client(url, verbose=False).predict(handle_file(str(CLIP)), args.model, start=args.start,
+                                       duration=args.duration, budget=50, seed=0, stft=False,
+                                       api_name="/explain")
+    return time.perf_counter() - t0
+
+
+def check_abandons(abandons: list, log_path: Path, args) -> list[str]:
+    """Fill each abandon from the server's record; the reasons the run fails."""
+    problems = []
+    deadline = time.time() + args.max_stop_s + 5
+    while True:  # the records of the last visitors to leave may still be on their way
+        records = job_records(log_path)
+        if all(a.session[:8] in records for a in abandons if a.session) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    for a in abandons:
+        r = records.get(a.session[:8]) if a.session else None
+        if a.error:
+            problems.append(f"abandoning visitor {a.client} ({a.how}): {a.error}")
+        if r is None:
+            problems.append(f"KEPT RUNNING: the job of visitor {a.client} ({a.how}) has no end "
+                            f"record {args.max_stop_s + 5:.0f} s after it was abandoned")
+            continue
+        a.state, a.queries = r["state"], int(r["queries"])
+        a.stop_s = float(r["stop"]) if r["stop"] else float("nan")
+        a.seen_after_s = r["at"] - a.left_at if a.left_at else float("nan")
+        if a.state != "cancelled":
+            problems.append(f"KEPT RUNNING: the job of visitor {a.client} ({a.how}) ended "
+                            f"{a.state} ({r['reason']}) after {a.queries} model calls")
+        elif not a.seen_after_s <= args.max_stop_s:
+            problems.append(f"SLOW STOP: the job of visitor {a.client} ({a.how}) stopped "
+                            f"{a.seen_after_s:.1f} s after the visitor left")
+    return problems
+
+
 def sampler(pid: int, tmp: Path | None, samples: Samples, stop: threading.Event, t0: float):
     while not stop.is_set():
         samples.t.append(round(time.time() - t0, 2))
@@ -248,7 +414,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def report(args, outcomes: list[Outcome], samples: Samples, wall: float, server_ok: bool,
-           jobs_on_disk: int | None) -> tuple[str, dict]:
+           jobs_on_disk: int | None, abandons: list | None = None,
+           problems: list | None = None) -> tuple[str, dict]:
     by = {s: [o for o in outcomes if o.status == s]
           for s in ("completed", "rejected", "refused", "failed")}
     done = [o.seconds for o in by["completed"]]
@@ -272,6 +439,8 @@ def report(args, outcomes: list[Outcome], samples: Samples, wall: float, server_
         "rejected_messages": sorted({o.message for o in by["rejected"]}),
         "refused_messages": sorted({f"{o.kind}: {o.message}" for o in by["refused"]}),
         "failures": [asdict(o) for o in by["failed"]],
+        "abandoned": [asdict(a) for a in abandons or []],
+        "abandon_problems": list(problems or []),
         "load_average": os.getloadavg(),
     }
     f = lambda x: "-" if x != x else f"{x:.1f}"  # noqa: E731
@@ -290,6 +459,31 @@ def report(args, outcomes: list[Outcome], samples: Samples, wall: float, server_
         f"| {tmpmb[0]:.1f} / {max(tmpmb):.1f} / {tmpmb[-1]:.1f} |",
         "",
     ]
+    if abandons:
+        waits = [a.next_wait_s for a in abandons if a.next_wait_s == a.next_wait_s]
+        seen = [a.seen_after_s for a in abandons if a.seen_after_s == a.seen_after_s]
+        stopped = sum(a.state == "cancelled" for a in abandons)
+        summary["next_wait_s"] = {"p50": pct(waits, 50), "max": max(waits, default=float("nan"))}
+        summary["stopped_after_s"] = {"p50": pct(seen, 50), "max": max(seen, default=float("nan"))}
+        lines += [
+            f"{len(abandons)} visitors abandoned a {args.abandon_budget}-call job after "
+            f"{args.abandon_after:g} s of it ({sum(a.how == 'closed page' for a in abandons)} closed "
+            f"the page, {sum(a.how == 'client cancel' for a in abandons)} cancelled from the client)",
+            "",
+            "| abandoned | stopped (record: cancelled) | stopped after leaving, p50 / max s "
+            "| their next 50-call job, p50 / max s |",
+            "|---|---|---|---|",
+            f"| {len(abandons)} | {stopped} | {f(pct(seen, 50))} / {f(max(seen, default=float('nan')))} "
+            f"| {f(pct(waits, 50))} / {f(max(waits, default=float('nan')))} |",
+            "",
+        ]
+        for a in abandons:
+            lines.append(f"visitor {a.client} ({a.how}): ran {a.ran_s:.1f} s, "
+                         f"{a.queries} model calls, record {a.state or '-'}, stopped "
+                         f"{f(a.seen_after_s)} s after leaving, next job {f(a.next_wait_s)} s")
+        lines.append("")
+    for p in problems or []:
+        lines.append(p)
     for m in summary["rejected_messages"]:
         lines.append(f"rejected with: {m}")
     for m in summary["refused_messages"]:
@@ -324,12 +518,21 @@ def main(argv=None) -> int:
     p.add_argument("--max-seconds", type=float, default=270.0,
                    help="deadline for the whole run (jobs still waiting are cancelled)")
     p.add_argument("--max-rss-mb", type=float, default=4000.0, help="fail above this RSS")
+    p.add_argument("--abandon-clients", type=int, default=0,
+                   help="visitors who start a standard job and leave (closed page, cancel)")
+    p.add_argument("--abandon-budget", type=int, default=1000,
+                   help="model calls of the job an abandoning visitor starts")
+    p.add_argument("--abandon-after", type=float, default=4.0,
+                   help="seconds the abandoned job runs before its visitor leaves")
+    p.add_argument("--max-stop-s", type=float, default=3.0,
+                   help="fail when an abandoned job is still running this long after")
     p.add_argument("--warm", action="store_true", help="let the server rebuild the examples")
     p.add_argument("--url", help="an app already running on loopback (default: start one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the summary (and the memory samples) here")
     args = p.parse_args(argv)
-    if not (1 <= args.clients <= 200 and 1 <= args.requests <= 50):
+    if not (1 <= args.clients <= 200 and 1 <= args.requests <= 50
+            and 0 <= args.abandon_clients <= 50):
         raise SystemExit("--clients 1..200 and --requests 1..50 (this is a bounded test)")
     args.max_seconds = min(args.max_seconds, 1800.0)
 
@@ -356,17 +559,23 @@ def main(argv=None) -> int:
                                        daemon=True)
             watcher.start()
             time.sleep(1.0)
-        deadline = t0 + args.max_seconds
+        solo = solo_job_seconds(url, args)  # the small job alone: what a wait compares with
+        print(f"a {args.duration:g} s, 50-call job alone: {solo:.1f} s", flush=True)
+        deadline = time.time() + args.max_seconds
         outcomes: list[Outcome] = []
         lock = threading.Lock()
         threads = [threading.Thread(target=client_loop,
                                     args=(i, url, args, files, deadline, outcomes, lock),
                                     daemon=True) for i in range(args.clients)]
+        abandons: list[Abandon] = []
+        threads += [threading.Thread(target=abandon_loop,
+                                     args=(i, url, args, deadline, abandons, lock), daemon=True)
+                    for i in range(args.abandon_clients)]
         for th in threads:
             th.start()
         for th in threads:
             th.join(max(1.0, deadline + 30 - time.time()))
-        wall = time.time() - t0
+        wall = time.time() - (deadline - args.max_seconds)  # the load, after the solo job
         time.sleep(2.0)  # memory after the load
         stop.set()
         if watcher:
@@ -376,14 +585,24 @@ def main(argv=None) -> int:
         if tmp is not None and (tmp / "freqrex-app" / "jobs").is_dir():
             jobs = sum(1 for q in (tmp / "freqrex-app" / "jobs").iterdir() if q.is_dir())
         with lock:
-            got = list(outcomes)
-        text, summary = report(args, got, samples, wall, server_ok, jobs)
+            got, left = list(outcomes), list(abandons)
+        problems = []
+        if args.abandon_clients:
+            if tmp is None:
+                problems.append("abandoned work is checked on the server's log: pass no --url")
+            else:
+                problems = check_abandons(left, tmp / "server.log", args)
+                if len(left) != args.abandon_clients:
+                    problems.append(f"NOT ACCOUNTED: {args.abandon_clients - len(left)} "
+                                    "abandoning visitors have no outcome")
+        text, summary = report(args, got, samples, wall, server_ok, jobs, left, problems)
+        summary["solo_small_job_s"] = solo
         print(text)
         if args.json:
             summary["samples"] = asdict(samples)
             Path(args.json).write_text(json.dumps(summary, indent=1, default=float))
         bad = (summary["failed"] or not summary["accounted"] or not server_ok
-               or summary["server_rss_mb"]["peak"] > args.max_rss_mb)
+               or summary["server_rss_mb"]["peak"] > args.max_rss_mb or problems)
         return 1 if bad else 0
     finally:
         if proc is not None:

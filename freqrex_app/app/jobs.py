@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import re
 import shutil
 import threading
@@ -19,15 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
+from .format import one_line
 from .limits import Limits
 
 log = logging.getLogger("freqrex.app")
 
 __all__ = ["JobError", "Cancelled", "Job", "run_job", "prepare_job", "load_model_cached",
-           "resolve_model_id", "PERTURBATION_NAMES", "perturbation_rows", "sets_rows",
-           "new_job_dir", "cleanup_jobs", "hf_available", "model_views", "SpeedMeter",
+           "resolve_model_id", "PERTURBATION_NAMES", "perturbation_info", "load_excerpt",
+           "cleanup_jobs", "hf_available", "model_views", "SpeedMeter", "SPEED", "GuardedModel",
            "remember", "recall", "job_from_folder"]
 
 #: Display names of the perturbations, in the order of the buttons.
@@ -111,7 +111,7 @@ def load_model_cached(model_id: str, labels_view: str):
         try:
             model = models.load_model(model_id, labels_view=labels_view)
         except (ValueError, ImportError, OSError) as exc:
-            raise JobError(_one_line(exc)) from exc
+            raise JobError(one_line(exc)) from exc
         _MODELS[key] = model
         while len(_MODELS) > _MAX_MODELS:
             _MODELS.popitem(last=False)
@@ -119,49 +119,141 @@ def load_model_cached(model_id: str, labels_view: str):
 
 
 class SpeedMeter:
-    """Seconds per model call per second of audio, learnt from finished jobs (for estimates)."""
+    """How fast this server explains, learnt from finished jobs, per model: seconds inside the
+    model per model call per second of audio, and the seconds a job spends outside the model
+    (loading, the search's own work, figures and files). For the estimates the page shows and
+    for the size of each model call (:class:`GuardedModel`)."""
 
-    def __init__(self, prior: float = 0.012):
+    def __init__(self, prior: float = 0.012, prior_overhead_s: float = 4.0):
         self._rate: dict[str, float] = {}
+        self._overhead: dict[str, float] = {}
         self.prior = prior
+        self.prior_overhead_s = prior_overhead_s
 
-    def update(self, model_id: str, predict_seconds: float, queries: int, duration: float) -> None:
+    def update(self, model_id: str, predict_seconds: float, queries: int, duration: float,
+               wall_seconds: float | None = None) -> None:
         if queries <= 0 or duration <= 0 or predict_seconds <= 0:
             return
         rate = predict_seconds / queries / duration
         old = self._rate.get(model_id)
         self._rate[model_id] = rate if old is None else 0.5 * old + 0.5 * rate
+        if wall_seconds is not None and wall_seconds >= predict_seconds:
+            extra = wall_seconds - predict_seconds
+            old = self._overhead.get(model_id)
+            self._overhead[model_id] = extra if old is None else 0.5 * old + 0.5 * extra
+
+    def seconds_per_wave(self, model_id: str, duration: float) -> float:
+        """Seconds the model takes for one waveform of ``duration`` seconds."""
+        return self._rate.get(model_id, self.prior) * max(duration, 0.5)
 
     def estimate(self, model_id: str, calls: int, duration: float) -> float:
-        return self._rate.get(model_id, self.prior) * calls * max(duration, 0.5) * 1.15
+        """Wall-clock seconds of a job of ``calls`` model calls on ``duration`` seconds."""
+        return (self.seconds_per_wave(model_id, duration) * calls * 1.15
+                + self._overhead.get(model_id, self.prior_overhead_s))
 
 
 SPEED = SpeedMeter()
+
+
+class GuardedModel:
+    """A classifier that classifies in pieces small enough that one model call takes about
+    ``target_s`` seconds, and asks ``should_stop`` before each piece (raising
+    :class:`Cancelled`): abandoned work stops within about that long, whatever batch the engine
+    asks for. The engine's own batching, hence its search, is unchanged; the scores are the
+    model's. ``on_queries`` is told the running count of waveforms classified."""
+
+    def __init__(self, model, should_stop: Callable[[], bool], *, seconds_per_wave: float,
+                 target_s: float = 0.5, max_piece: int = 64,
+                 on_queries: Callable[[int], None] | None = None):
+        self._model = model
+        self._should_stop = should_stop
+        self._on_queries = on_queries
+        self._per_wave = max(float(seconds_per_wave), 1e-6)
+        self.target_s = float(target_s)
+        self.max_piece = int(max_piece)
+        self.queries = 0
+        self.name, self.sample_rate, self.labels = model.name, model.sample_rate, model.labels
+
+    def __getattr__(self, name: str):  # everything else is the model's
+        return getattr(self._model, name)
+
+    @property
+    def piece(self) -> int:
+        """Waveforms per model call now (from the measured time per waveform)."""
+        return int(max(1, min(self.max_piece, self.target_s // self._per_wave)))
+
+    def predict(self, waves):
+        import numpy as np
+
+        waves = np.asarray(waves)
+        if len(waves) == 0:
+            return self._model.predict(waves)
+        out, lo = [], 0
+        while lo < len(waves):
+            if self._should_stop():
+                raise Cancelled()
+            piece = waves[lo:lo + self.piece]
+            t0 = time.perf_counter()
+            out.append(np.asarray(self._model.predict(piece)))
+            self._per_wave = 0.5 * self._per_wave + 0.5 * (time.perf_counter() - t0) / len(piece)
+            lo += len(piece)
+            self.queries += len(piece)
+            if self._on_queries is not None:
+                self._on_queries(self.queries)
+        return out[0] if len(out) == 1 else np.concatenate(out, axis=0)
 
 
 # -------------------------------------------------------------------------------------------
 # job folders
 
 
-def new_job_dir(limits: Limits) -> Path:
+_PARTIAL = ".partial-"  # a job being written; renamed to its final name when complete
+_ORPHAN_S = 3600.0  # a partial folder this old was left by a crash
+
+
+def _partial_job_dir(limits: Limits) -> Path:
+    """A fresh folder for a job being written (not yet a job: nobody serves it)."""
     root = limits.cache / "jobs"
     root.mkdir(parents=True, exist_ok=True)
     cleanup_jobs(limits)
-    path = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    path = root / f"{_PARTIAL}{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     path.mkdir()
     return path
 
 
+def _publish(job: Job) -> Job:
+    """Rename a complete job's partial folder to its final name (atomic on one disk)."""
+    final = job.folder.with_name(job.folder.name[len(_PARTIAL):])
+    os.replace(job.folder, final)
+
+    def moved(path: Path | None) -> Path | None:
+        return None if path is None else final / Path(path).name
+
+    job.files = {k: moved(v) for k, v in job.files.items()}
+    job.zip_path = moved(job.zip_path)
+    job.folder = final
+    return job
+
+
 def cleanup_jobs(limits: Limits) -> int:
-    """Delete job folders older than the TTL, and the oldest beyond ``max_jobs``."""
+    """Delete job folders older than the TTL, and the oldest beyond ``max_jobs``; and partial
+    folders a crashed process left behind."""
     root = limits.cache / "jobs"
     if not root.is_dir():
         return 0
-    dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     now = time.time()
-    doomed = [p for p in dirs if now - p.stat().st_mtime > limits.job_ttl_s]
-    rest = [p for p in dirs if p not in doomed]
-    doomed += rest[: max(0, len(rest) - limits.max_jobs + 1)]
+    dirs, doomed = [], []
+    for p in root.iterdir():
+        if not p.is_dir():
+            continue
+        if not p.name.startswith(_PARTIAL):
+            dirs.append(p)
+        elif now - p.stat().st_mtime > _ORPHAN_S:
+            doomed.append(p)
+    dirs.sort(key=lambda p: p.stat().st_mtime)
+    old = [p for p in dirs if now - p.stat().st_mtime > limits.job_ttl_s]
+    rest = [p for p in dirs if p not in old]
+    doomed += old + rest[: max(0, len(rest) - limits.max_jobs + 1)]
     for p in doomed:
         shutil.rmtree(p, ignore_errors=True)
     return len(doomed)
@@ -243,11 +335,6 @@ def job_from_folder(folder: Path) -> Job:
                model_id=exp.model)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def load_excerpt(path: str | None, sample_rate: int, start: float, duration: float,
                  limits: Limits):
     """The excerpt as the model hears it, within the playground's limits."""
@@ -275,18 +362,24 @@ def load_excerpt(path: str | None, sample_rate: int, start: float, duration: flo
                           max_file_seconds=limits.max_source_s,
                           max_excerpt_seconds=limits.max_excerpt_s)
     except AudioError as exc:
-        raise JobError(_one_line(exc)) from exc
+        raise JobError(one_line(exc)) from exc
 
 
 def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: float = 0.0,
             duration: float = 10.0, budget: int = 1000, seed: int = 0, stft: bool = True,
             limits: Limits, progress: Callable[[float, str], None] | None = None,
-            cancelled: Callable[[], bool] | None = None) -> Job:
-    """Explain an excerpt and write every output (see :func:`prepare_job`)."""
+            cancelled: Callable[[], bool] | None = None,
+            on_queries: Callable[[int], None] | None = None) -> Job:
+    """Explain an excerpt and write every output (see :func:`prepare_job`).
+
+    ``cancelled`` is asked before every model call (each about half a second, see
+    :class:`GuardedModel`) and between the files; when it says True the job raises
+    :class:`Cancelled` and leaves nothing on disk. A job's folder appears only complete."""
     from ..engine import explain
     from ..engine.oracle import ModelError
 
     t0 = time.perf_counter()
+    should_stop = cancelled or (lambda: False)
     try:
         budget = int(budget)
         seed = int(seed)
@@ -305,48 +398,62 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
                        f"choose one of: {', '.join(views)}")
     model = load_model_cached(model_id, labels_view)
     audio = load_excerpt(audio_path, model.sample_rate, start, duration, limits)
+    guarded = GuardedModel(model, should_stop, on_queries=on_queries,
+                           seconds_per_wave=SPEED.seconds_per_wave(model_id, audio.duration))
 
     def on_progress(fraction: float, message: str) -> None:
-        if cancelled is not None and cancelled():
+        if should_stop():
             raise Cancelled()
         if progress is not None:
             progress(0.9 * fraction, message)
 
+    if should_stop():
+        raise Cancelled()
     try:
-        exp = explain(audio, model, budget=budget, seed=seed, stft=bool(stft),
+        exp = explain(audio, guarded, budget=budget, seed=seed, stft=bool(stft),
                       progress=on_progress)
-    except Cancelled:
-        log.info("job cancelled after the user asked")
-        raise
     except ModelError as exc:
-        raise JobError(f"the model failed: {_one_line(exc)}") from exc
+        raise JobError(f"the model failed: {one_line(exc)}") from exc
     except ValueError as exc:
-        raise JobError(_one_line(exc)) from exc
-    SPEED.update(model_id, exp.predict_seconds, exp.queries, audio.duration)
+        raise JobError(one_line(exc)) from exc
     if progress is not None:
         progress(0.92, "drawing the figures and writing the sounds")
-    job = prepare_job(exp, new_job_dir(limits), model_id=model_id)
+    folder = _partial_job_dir(limits)
+    try:
+        job = _publish(prepare_job(exp, folder, model_id=model_id, cancelled=should_stop))
+    except BaseException:  # cancelled, or the disk failed: nothing half-written stays
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     job.wall_seconds = time.perf_counter() - t0
+    SPEED.update(model_id, exp.predict_seconds, exp.queries, audio.duration, job.wall_seconds)
     return job
 
 
-def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = None) -> Job:
+def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = None,
+                cancelled: Callable[[], bool] | None = None) -> Job:
     """Write ``exp`` into ``folder`` (JSON, sets, WAVs, figures), draw each perturbation and zip
-    it all. A rendering that fails is noted; the rest is kept."""
+    it all. A rendering that fails is noted; the rest is kept. ``cancelled`` is asked between
+    the steps (:class:`Cancelled`; the caller removes the folder)."""
     from .. import plots
+
+    def check() -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled()
 
     folder = Path(folder)
     notes: dict[str, str] = {}
+    check()
     try:
         files = dict(exp.save(folder))
     except Exception as exc:  # keep whatever was written
         log.exception("saving the explanation failed")
-        notes["save"] = f"some outputs could not be written: {_one_line(exc)}"
+        notes["save"] = f"some outputs could not be written: {one_line(exc)}"
         files = {p.stem: p for p in folder.iterdir() if p.is_file()}
     waves = exp.waves()
     for name in PERTURBATION_NAMES:
         if name not in waves:
             continue
+        check()
         path = folder / f"perturbation_{name}.png"
         try:
             fig = plots.perturbation(exp, name)
@@ -354,7 +461,8 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
             files[f"perturbation_{name}"] = path
         except Exception as exc:
             log.exception("perturbation figure %s failed", name)
-            notes[f"figure_perturbation_{name}"] = f"could not draw {path.name}: {_one_line(exc)}"
+            notes[f"figure_perturbation_{name}"] = f"could not draw {path.name}: {one_line(exc)}"
+    check()
     stem = stem or _stem(exp)
     zip_path = folder / f"freqrex-{stem}.zip"
     try:
@@ -364,7 +472,7 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
                     zf.write(p, arcname=f"freqrex-{stem}/{p.name}")
     except Exception as exc:
         log.exception("zip failed")
-        notes["zip"] = f"could not write the zip: {_one_line(exc)}"
+        notes["zip"] = f"could not write the zip: {one_line(exc)}"
         zip_path = None
     return Job(exp=exp, folder=folder, files=files, zip_path=zip_path, notes=notes,
                model_id=model_id or exp.model)
@@ -377,19 +485,13 @@ def _stem(exp) -> str:
 
 
 # -------------------------------------------------------------------------------------------
-# tables
+# what a perturbation did
 
 
 def _snr(exp, wave) -> float:
     from ..engine.manipulations import snr_db
 
     return snr_db(exp.audio.samples, wave)
-
-
-def _fmt_snr(v: float | None) -> str:
-    if v is None or not np.isfinite(v):
-        return "-"
-    return f"{v:.1f}"
 
 
 def perturbation_info(exp, name: str) -> dict[str, Any] | None:
@@ -423,42 +525,3 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,
             "confidence": float(conf), "snr_db": _snr(exp, waves[name]), "size": int(size),
             "unit": unit, "changed": label != exp.label}
-
-
-def perturbation_rows(exp) -> list[list[Any]]:
-    rows = []
-    for name, title in PERTURBATION_NAMES.items():
-        info = perturbation_info(exp, name)
-        if info is None:
-            reason = exp.notes.get(name.split("_")[0] if name.startswith("necessary") else
-                                   ("flips" if name.startswith("flip_") else name), "not found")
-            rows.append([title, "-", "-", "-", "-", reason])
-            continue
-        rows.append([title, f"{info['size']:,} {info['unit']}", info["label"],
-                     f"{info['confidence']:.3f}", _fmt_snr(info["snr_db"]),
-                     "changed" if info["changed"] else "same"])
-    return rows
-
-
-def pct(x: float) -> str:
-    from .handlers import pct as _pct
-
-    return _pct(x)
-
-
-def sets_rows(exp) -> list[list[Any]]:
-    rows = []
-    for key, title, found in (("sufficient", "S  sufficient", exp.sufficient),
-                              ("necessary", "SN  sufficient + necessary", exp.necessary),
-                              ("complete", "complete (SN + A)", exp.complete)):
-        if found is None:
-            rows.append([title, "-", "-", "-", exp.notes.get(key, "not found")])
-            continue
-        idx = found.index
-        rows.append([title, f"{len(idx):,}", pct(len(idx) / exp.n_bins),
-                     pct(exp.energy_fraction(idx)), ""])
-    if exp.adjustment is not None and exp.complete is not None:
-        a = exp.adjustment
-        rows.append(["A  adjustment", f"{len(a):,}", pct(len(a) / exp.n_bins),
-                     pct(exp.energy_fraction(a)), ""])
-    return rows

@@ -1,0 +1,320 @@
+"""The page's event handlers and the ``explain`` API endpoint. Each method is one callback;
+:mod:`ui` wires them to the components of :mod:`layout`. Errors reach a person as one line
+(``gr.Error`` / ``gr.Warning``), never a traceback."""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import gradio as gr
+
+from . import render
+from .examples import example_job
+from .format import one_line
+from .gradio_queue import abandoned_check, current_event_id, has_pending
+from .jobs import (PERTURBATION_NAMES, Cancelled, Job, JobError, model_views, recall,
+                   resolve_model_id, run_job)
+from .preview import preview_png, read_source
+from .settings import AppSettings
+from .worker import WAITING, Board, Busy, Ticket
+
+log = logging.getLogger("freqrex.app")
+
+__all__ = ["Callbacks"]
+
+_N_RESULTS = len(render.RESULT_KEYS) + len(PERTURBATION_NAMES)
+
+
+def _error(exc: BaseException) -> gr.Error:
+    return gr.Error(one_line(exc), title="Cannot explain")
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def _calls(budget: Any, s: AppSettings) -> int:
+    """Model calls of a request, for its place in line (the job itself checks the value)."""
+    try:
+        calls = float(budget)
+    except (TypeError, ValueError):
+        calls = math.nan
+    if not math.isfinite(calls):
+        return s.presets[s.default_preset]
+    return int(min(max(calls, 50), s.limits.max_budget))
+
+
+def _duration(duration: Any, s: AppSettings) -> float:
+    try:
+        d = float(duration)
+    except (TypeError, ValueError):
+        d = math.nan
+    if not math.isfinite(d) or d <= 0:
+        return s.limits.default_excerpt_s
+    return min(d, s.limits.max_excerpt_s)
+
+
+class Callbacks:
+    """The handlers of one app: its settings and its :class:`Board` (one explanation per
+    session, the line, cancellation). :meth:`attach` gives it the Blocks, whose queue tells
+    which work was abandoned."""
+
+    def __init__(self, settings: AppSettings):
+        self.s = settings
+        self.board = Board(settings.limits.concurrency)
+        self.blocks = None
+
+    def attach(self, blocks) -> None:
+        self.blocks = blocks
+
+    def _pending(self, session: str) -> bool:
+        return has_pending(self.blocks, session)
+
+    def _ticket(self, session: str, model_id: str, calls: Any, duration: Any) -> Ticket:
+        """The ticket claimed when the request arrived (claimed now when there is none, as
+        for a handler called directly), with the request's own settings."""
+        ticket = self.board.ticket(session)
+        if ticket is None or ticket.state != WAITING:
+            ticket = self.board.claim(session, model_id, _calls(calls, self.s),
+                                      _duration(duration, self.s), pending=self._pending)
+        ticket.model_id = model_id
+        ticket.calls, ticket.duration = _calls(calls, self.s), _duration(duration, self.s)
+        return ticket
+
+    def _run(self, ticket: Ticket, work) -> Job:
+        """``work(cancelled, on_queries)`` under the ticket, stopping when it is abandoned."""
+        abandoned = abandoned_check(self.blocks, current_event_id())
+
+        def on_queries(n: int) -> None:
+            ticket.queries = n
+
+        return self.board.run(ticket, lambda stop: work(stop, on_queries), abandoned)
+
+    # -------------------------------------------------------------------- explain
+
+    def claim_ui(self, audio, model, hf_id, dur, preset_name, request: gr.Request):
+        """Before the page's request joins the queue: one explanation per visitor; shows the
+        place in line (the timer keeps it current)."""
+        session = _session(request)
+        model_id = (hf_id or "").strip() or model or self.s.default_model
+        try:
+            self.board.claim(session, str(model_id), _calls(self.s.presets.get(preset_name),
+                                                            self.s),
+                             _duration(dur, self.s), pending=self._pending)
+        except Busy as exc:
+            raise gr.Error(str(exc), title="One explanation at a time") from None
+        return self.queue_status(request)
+
+    def claim_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
+                  request: gr.Request):
+        """The API's validator (before its request joins the queue): one explanation per
+        client session, refused at once with a clear line."""
+        try:
+            self.board.claim(_session(request), str(model or self.s.default_model),
+                             _calls(budget, self.s), _duration(duration, self.s),
+                             pending=self._pending)
+        except Busy as exc:
+            return [gr.validate(False, str(exc))] + [gr.validate(True, "")] * 7
+        return [gr.validate(True, "")] * 8
+
+    def queue_status(self, request: gr.Request):
+        """The session's place in line and wait, or its progress (hidden when idle)."""
+        text = self.board.status(_session(request), pending=self._pending)
+        return gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text))
+
+    def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
+                   request: gr.Request, progress=gr.Progress()):
+        limits = self.s.limits
+        session = _session(request)
+        try:
+            ticket = self._ticket(session, str((hf_id or "").strip() or model),
+                                  self.s.presets.get(preset_name), dur)
+
+            def work(cancelled, on_queries):
+                model_id = resolve_model_id(model, hf_id)
+                view = labels_view if labels_view in model_views(model_id) else "all"
+                ticket.model_id = model_id
+                progress(0.0, desc="loading the model and the excerpt")
+                job = run_job(audio, model_id, view, start=t0 or 0.0,
+                              duration=dur or limits.default_excerpt_s,
+                              budget=self.s.preset_calls(preset_name), seed=seed_v or 0,
+                              stft=bool(stft_v), limits=limits,
+                              progress=lambda fr, msg: progress(fr, desc=msg),
+                              cancelled=cancelled, on_queries=on_queries)
+                return model_id, job
+
+            model_id, job = self._run(ticket, work)
+        except Cancelled:
+            raise gr.Error("Cancelled: nothing was changed.", title="Cancelled",
+                           print_exception=False) from None
+        except JobError as exc:
+            raise _error(exc) from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # never a traceback in the UI
+            log.exception("explain failed")
+            raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0],
+                           title="Error") from None
+        progress(1.0, desc="done")
+        try:  # the estimate now knows this model's measured speed
+            estimate_now = render.estimate_md(model_id, self.s.preset_calls(preset_name), dur,
+                                              limits)
+        except Exception:
+            estimate_now = gr.update()
+        return [*render.result_values(job), estimate_now]
+
+    def explain_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
+                    request: gr.Request, progress=gr.Progress()):
+        """Explain an audio clip: returns the explanation JSON (SPEC section 5), its
+        files (explanation.json and every WAV) and a zip of all outputs."""
+        s, limits = self.s, self.s.limits
+        try:
+            ticket = self._ticket(_session(request), str(model or s.default_model), budget,
+                                  duration)
+
+            def work(cancelled, on_queries):
+                model_id = resolve_model_id(model or s.default_model)
+                views = model_views(model_id)
+                view = (labels_view or "auto").strip()
+                if view == "auto":
+                    view = "genres" if "genres" in views else "all"
+                ticket.model_id = model_id
+                return run_job(audio, model_id, view,
+                               start=0.0 if start is None else start,
+                               duration=limits.default_excerpt_s if duration is None else duration,
+                               budget=s.presets[s.default_preset] if budget is None else budget,
+                               seed=0 if seed is None else seed,
+                               stft=True if stft is None else bool(stft), limits=limits,
+                               progress=lambda fr, msg: progress(fr, desc=msg),
+                               cancelled=cancelled, on_queries=on_queries)
+
+            job = self._run(ticket, work)
+        except Cancelled:
+            raise gr.Error("Cancelled", print_exception=False) from None
+        except JobError as exc:
+            raise _error(exc) from None
+        except Exception as exc:
+            log.exception("explain (API) failed")
+            raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0]
+                           ) from None
+        files = [str(job.files["explanation"])] + [
+            str(job.files[n]) for n in ("original", *PERTURBATION_NAMES) if n in job.files]
+        return job.exp.to_dict(), files, str(job.zip_path) if job.zip_path else None
+
+    def cancel_ui(self, request: gr.Request):
+        """The Cancel button: the session's explanation stops, waiting or running."""
+        if self.board.cancel(_session(request), "cancel button") is not None:
+            gr.Info("Cancelling…")
+        return gr.update(value="", visible=False)
+
+    def on_unload(self, request: gr.Request):
+        """The page was closed or reloaded (its session ended): its work stops."""
+        self.board.cancel(_session(request), "page closed")
+
+    # -------------------------------------------------------------------- results
+
+    def show_perturbation(self, name: str, key):
+        if key is None:
+            raise gr.Error("Explain a clip first.")
+        try:
+            job = recall(key)
+        except Exception:
+            log.exception("recalling %s failed", key)
+            job = None
+        if job is None:
+            raise gr.Error("This result has expired from the server: press Explain again.")
+        if name not in job.exp.waves():
+            raise gr.Error(f"{PERTURBATION_NAMES[name]} was not found for this clip.")
+        return [*render.perturbation_values(job, name),
+                *[gr.update(variant="primary" if n == name else "secondary")
+                  for n in PERTURBATION_NAMES]]
+
+    def load_example(self, i: int):
+        s = self.s
+        ex = s.examples[i]
+        settings = ex.settings()
+        try:
+            job = example_job(ex, s.limits)
+        except Exception as exc:
+            log.exception("example %s failed", ex.stem)
+            raise gr.Error(f"This example could not be loaded: {exc}".splitlines()[0]) from None
+        model = settings.get("model", s.default_model)
+        inputs = [str(ex.path), gr.update(value=settings.get("start", 0.0)),
+                  gr.update(value=settings.get("duration", s.limits.default_excerpt_s)),
+                  model, "",
+                  gr.update(choices=model_views(model),
+                            value=settings.get("labels_view", s.default_view)),
+                  gr.update(visible=False)]
+        if job is None:
+            gr.Info("No precomputed explanation for this clip: press Explain.")
+            return inputs + [gr.update()] * _N_RESULTS
+        return inputs + render.result_values(job)
+
+    # -------------------------------------------------------------------- model and budget
+
+    def on_model(self, model, hf_id, dur, preset_name):
+        try:
+            model_id = resolve_model_id(model, hf_id)
+        except JobError as exc:
+            raise _error(exc) from None
+        views = model_views(model_id)
+        value = "genres" if "genres" in views else views[0]
+        return (gr.update(choices=views, value=value), render.model_md(model_id, value),
+                render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
+                                   self.s.limits))
+
+    def on_dropdown(self, model, dur, preset_name):
+        # picking a built-in model clears the Hugging Face field (which would win)
+        return (*self.on_model(model, "", dur, preset_name), "")
+
+    def on_view(self, model, hf_id, labels_view):
+        try:
+            return render.model_md(resolve_model_id(model, hf_id), labels_view)
+        except JobError:
+            return ""
+
+    def on_estimate(self, model, hf_id, dur, preset_name):
+        try:
+            model_id = resolve_model_id(model, hf_id)
+        except JobError:
+            model_id = model
+        return render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
+                                  self.s.limits)
+
+    # -------------------------------------------------------------------- the excerpt
+
+    def on_upload(self, audio, t0, dur):
+        limits = self.s.limits
+        if not audio:
+            return gr.update(visible=False, value=None), gr.update(), gr.update()
+        try:
+            src = read_source(audio, limits)
+        except Exception as exc:  # a toast, and the inputs stay usable
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable file"
+            gr.Warning(text, title="Cannot use this file", duration=12)
+            return gr.update(visible=False, value=None), gr.update(), gr.update()
+        total = src.duration
+        new_dur = min(limits.default_excerpt_s, limits.max_excerpt_s, total)
+        new_start = 0.0
+        if total > 60 and new_dur < total:  # skip intros of long tracks
+            new_start = round(min(total * 0.3, total - new_dur), 1)
+        fig = preview_png(src, new_start, new_dur, limits)
+        return (gr.update(visible=True, value=fig),
+                gr.update(maximum=max(0.0, round(total - 0.5, 1)), value=new_start),
+                gr.update(maximum=round(min(limits.max_excerpt_s, total), 1),
+                          value=round(new_dur, 1)))
+
+    def on_excerpt(self, audio, t0, dur):
+        if not audio:
+            return gr.update()
+        try:
+            src = read_source(audio, self.s.limits)
+        except Exception:
+            return gr.update()
+        return gr.update(visible=True, value=preview_png(src, float(t0), float(dur),
+                                                         self.s.limits))
+
+    def on_clear(self):
+        return gr.update(visible=False, value=None)
+

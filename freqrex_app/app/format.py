@@ -1,0 +1,40 @@
+"""Formatting helpers shared by everything the app shows: durations, shares, SNRs, one-line
+messages. No Gradio, no model."""
+from __future__ import annotations
+
+import math
+
+__all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line"]
+
+
+def fmt_seconds(s: float) -> str:
+    """A duration for a person: 'under a second', '42 s', '2.5 min'."""
+    if s < 1:
+        return "under a second"
+    if s < 90:
+        return f"{s:.0f} s"
+    return f"{s / 60:.1f} min"
+
+
+def pct(x: float) -> str:
+    """A share as a percentage with enough digits to be informative."""
+    if x <= 0:
+        return "0%"
+    if x < 0.001:
+        return f"{x:.4%}"
+    if x < 0.01:
+        return f"{x:.3%}"
+    return f"{x:.1%}"
+
+
+def fmt_snr(v: float | None) -> str:
+    """An SNR in dB for a table cell ('-' when there is none or no change)."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    return f"{v:.1f}"
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,245 @@
+"""The page's components and their arrangement (no callbacks): ``Layout(settings)`` inside a
+``gr.Blocks`` context builds them and keeps each as an attribute."""
+from __future__ import annotations
+
+import gradio as gr
+
+from .jobs import PERTURBATION_NAMES, hf_available
+from .render import PERTURBATION_KEYS, RESULT_KEYS, credits_md, estimate_md, model_md
+from .settings import AppSettings
+
+__all__ = ["Layout", "CSS", "THEME"]
+
+CSS = """
+.fx-header {padding: 18px 22px; border-radius: 14px; color: white;
+  background: linear-gradient(120deg, #3c096c 0%, #7b2cbf 45%, #f28c28 100%);}
+.fx-header h1 {margin: 0; font-size: 1.9em; color: white;}
+.fx-header p {margin: 6px 0 0 0; opacity: 0.92; font-size: 1.02em; color: white;}
+.fx-header b {color: #ffe8a3;}
+.fx-headline {padding: 10px 4px 2px 4px;}
+.fx-verdict {font-size: 1.55em; line-height: 1.25;}
+.fx-model {font-family: monospace; background: #efe6fb; color: #3c096c; padding: 1px 7px;
+  border-radius: 6px; font-size: 0.8em;}
+.fx-label {font-weight: 800; color: #7b2cbf;}
+.fx-conf {font-weight: 600; color: var(--body-text-color-subdued);}
+.fx-sub {color: var(--body-text-color-subdued); margin-top: 4px;}
+.fx-placeholder {padding: 40px 20px; text-align: center; color: var(--body-text-color-subdued);
+  font-size: 1.1em;
+  border: 2px dashed #d9c7f0; border-radius: 14px;}
+.fx-pert-buttons button {min-width: 0 !important;}
+.fx-steps {text-align: left; display: inline-block; margin: 14px auto 0 auto; font-size: 0.95em;}
+.fx-legend span {display: inline-block; padding: 1px 8px; border-radius: 5px; margin-right: 6px;
+  font-size: 0.9em;}
+footer {display: none !important;}
+"""
+
+THEME = gr.themes.Soft(primary_hue="violet", secondary_hue="orange", neutral_hue="slate")
+
+INTRO = """
+<div class="fx-header">
+<h1>FreqReX · which frequencies made the model say that?</h1>
+<p>Drop in a music clip. FreqReX finds the frequencies that <b>cause</b> an audio classifier's
+label (actual causality, not gradients), then lets you <b>hear</b> the smallest changes that
+keep or flip it.</p>
+</div>
+"""
+
+HOW = """
+**How to read it.** Each of the clip's frequency bins gets a degree of *responsibility* for
+the label: how few other bins must go before removing it changes the label. **S** is the
+smallest set of top bins that alone keeps the label; **SN** also changes the label when
+removed; **complete** adds **A** to restore the original confidence. **Flip-k** removes the
+top *k* bins; the **STFT flip** removes the fewest time-frequency cells, the quietest
+cells of the most responsible regions first, so that the change is as quiet as it can be.
+<span class="fx-legend"><span style="background:#f28c28;color:white">S</span>
+<span style="background:#f6c700">SN</span><span style="background:#d62828;color:white">A</span></span>
+"""
+
+
+class Layout:
+    """Every component of the page, built in order; call inside ``with gr.Blocks():``."""
+
+    def __init__(self, settings: AppSettings):
+        s = settings
+        limits, presets, examples = s.limits, s.presets, s.examples
+        model_ids, default_model = s.model_ids, s.default_model
+        default_views, default_view = s.default_views, s.default_view
+        self.job_state = gr.State(None, time_to_live=int(limits.job_ttl_s))  # the job's folder
+        gr.HTML(INTRO)
+        with gr.Row(equal_height=False):
+            # ---------------------------------------------------------------- inputs
+            with gr.Column(scale=4, min_width=360):
+                self.audio_in = gr.Audio(
+                    sources=["upload", "microphone"], type="filepath", elem_id="audio-input",
+                    label="Music clip: drop or browse a WAV, FLAC, OGG or MP3, or record",
+                    buttons=["download"])
+                if examples:
+                    gr.Markdown("**Try an example** (real music, explained in advance: instant)",
+                                elem_classes="fx-tight")
+                    self.ex_btns = []
+                    with gr.Row():
+                        for ex in examples:
+                            self.ex_btns.append(gr.Button(ex.button, size="sm", min_width=120,
+                                                          elem_id=f"example-{ex.stem}"))
+                self.preview = gr.Image(type="filepath", format="png", show_label=False,
+                                        visible=False, elem_id="excerpt-preview", container=False,
+                                        interactive=False, buttons=[])
+                with gr.Row():
+                    self.start = gr.Slider(0, limits.max_source_s, value=0.0, step=0.1,
+                                           label="start (s)", elem_id="start")
+                    self.duration = gr.Slider(0.5, limits.max_excerpt_s,
+                                              value=limits.default_excerpt_s, step=0.1,
+                                              label="duration (s)", elem_id="duration",
+                                              info=f"at most {limits.max_excerpt_s:g} s")
+                with gr.Row():
+                    self.model_dd = gr.Dropdown(model_ids, value=default_model, label="model",
+                                                elem_id="model", scale=3)
+                    self.view = gr.Radio(default_views, value=default_view, label="labels view",
+                                         elem_id="labels-view", scale=2)
+                self.preset = gr.Radio([(f"{name} · {calls:,} calls", name)
+                                        for name, calls in presets.items()],
+                                       value=s.default_preset, label="budget (model calls)",
+                                       elem_id="preset")
+                self.estimate = gr.Markdown(estimate_md(default_model, presets[s.default_preset],
+                                                        limits.default_excerpt_s, limits),
+                                            elem_id="estimate")
+                with gr.Row():
+                    self.explain_btn = gr.Button("Explain", variant="primary", size="lg",
+                                                 elem_id="explain-btn", scale=3)
+                    self.cancel_btn = gr.Button("Cancel", variant="stop", size="lg",
+                                                elem_id="cancel-btn", scale=1)
+                # the place in line and the wait, or the progress (kept current by the timer)
+                self.queue_md = gr.Markdown(visible=False, elem_id="queue-status")
+                self.queue_timer = gr.Timer(1.0, active=False)
+                with gr.Accordion("Model details · Hugging Face model" if hf_available()
+                                  else "Model details", open=False):
+                    self.model_md = gr.Markdown(model_md(default_model, default_view))
+                    self.hf_box = gr.Textbox(label="…or a Hugging Face audio classifier id",
+                                             placeholder="org/name (loaded from the local cache)",
+                                             visible=hf_available(), elem_id="hf-id")
+                with gr.Accordion("Advanced", open=False):
+                    with gr.Row():
+                        self.seed = gr.Number(0, precision=0, label="seed", minimum=0)
+                        self.stft = gr.Checkbox(True, label="STFT flip (time-frequency)")
+                if examples:
+                    gr.Markdown(credits_md(examples), elem_id="credits")
+                with gr.Accordion("Limits of this playground", open=False):
+                    gr.Markdown("\n".join(["| limit | value |", "|---|---|"] +
+                                          [f"| {k} | {v} |" for k, v in limits.table()]))
+
+            # ---------------------------------------------------------------- results
+            with gr.Column(scale=7, min_width=520):
+                self.placeholder = gr.HTML(
+                    '<div class="fx-placeholder"><b>Try an example</b> on the left (instant), '
+                    'or drop a track, choose the excerpt and the model, and press '
+                    '<b>Explain</b>.<ol class="fx-steps"><li>the model\'s label and its top '
+                    'scores</li><li>the <b>responsibility spectrogram</b>: where in time and '
+                    'frequency the label comes from</li><li>the frequencies that are '
+                    '<b>sufficient</b> and <b>necessary</b> for it</li><li>the smallest '
+                    'changes that keep or <b>flip</b> the label, to listen to beside the '
+                    'original</li></ol></div>', elem_id="placeholder")
+                with gr.Column(visible=False, elem_id="results") as self.results:
+                    self.headline = gr.HTML(elem_id="headline")
+                    with gr.Row(equal_height=False):
+                        self.scores = gr.Label(num_top_classes=5, label="top scores", scale=2,
+                                               elem_id="scores")
+                        self.facts = gr.Markdown(elem_id="facts")
+                    self.spectro_img = gr.Image(type="filepath", format="png",
+                                                label="Responsibility spectrogram (heat over the "
+                                                      "sound; frequency responsibility alongside)",
+                                                interactive=False, elem_id="fig-spectrogram",
+                                                buttons=["download", "fullscreen"])
+                    with gr.Tabs():
+                        with gr.Tab("Responsibility over frequency"):
+                            self.resp_img = gr.Image(type="filepath", format="png",
+                                                     show_label=False, interactive=False,
+                                                     elem_id="fig-responsibility",
+                                                     buttons=["download", "fullscreen"])
+                        with gr.Tab("Spectrum and sets"):
+                            self.spectrum_img = gr.Image(type="filepath", format="png",
+                                                         show_label=False, interactive=False,
+                                                         elem_id="fig-spectrum",
+                                                         buttons=["download", "fullscreen"])
+                            self.sets_df = gr.Dataframe(headers=["set", "bins", "share of bins",
+                                                                 "share of energy", "note"],
+                                                        interactive=False, elem_id="sets-table")
+                        with gr.Tab("Waveform"):
+                            self.wave_img = gr.Image(type="filepath", format="png",
+                                                     show_label=False, interactive=False,
+                                                     elem_id="fig-waveform")
+                        with gr.Tab("How to read this"):
+                            gr.Markdown(HOW)
+                    gr.Markdown("### Hear the minimal perturbations")
+                    self.pert_btns = {}
+                    with gr.Row(elem_classes="fx-pert-buttons"):
+                        for name, title in PERTURBATION_NAMES.items():
+                            self.pert_btns[name] = gr.Button(title, size="sm",
+                                                             elem_id=f"pert-{name}", min_width=60)
+                    self.pert_md = gr.Markdown(elem_id="pert-caption")
+                    with gr.Row():
+                        self.orig_player = gr.Audio(type="filepath", label="original",
+                                                    interactive=False, elem_id="player-original",
+                                                    buttons=["download"])
+                        self.pert_player = gr.Audio(type="filepath", label="perturbed",
+                                                    interactive=False, elem_id="player-perturbed",
+                                                    buttons=["download"])
+                    self.pert_img = gr.Image(type="filepath", format="png", show_label=False,
+                                             interactive=False, elem_id="fig-perturbation",
+                                             buttons=["download", "fullscreen"])
+                    self.pert_df = gr.Dataframe(headers=["perturbation", "size", "label",
+                                                         "confidence", "SNR (dB)", "outcome"],
+                                                interactive=False, label="all perturbations",
+                                                elem_id="pert-table")
+                    with gr.Row():
+                        self.json_file = gr.File(label="explanation.json", elem_id="download-json")
+                        self.zip_file = gr.File(label="everything (zip: JSON, sets, WAVs, PNGs)",
+                                                elem_id="download-zip")
+                    with gr.Accordion("Explanation JSON", open=False):
+                        self.json_view = gr.JSON(elem_id="json-view")
+                    self.notes = gr.Markdown(elem_id="notes")
+
+        # ------------------------------------------------------------ API-only components
+        with gr.Column(visible=False):
+            self.api_audio = gr.Audio(type="filepath", label="audio", sources=["upload"])
+            self.api_model = gr.Textbox(default_model, label="model")
+            self.api_view = gr.Textbox("auto", label="labels_view")
+            self.api_start = gr.Number(0.0, label="start")
+            self.api_duration = gr.Number(limits.default_excerpt_s, label="duration")
+            self.api_budget = gr.Number(presets[s.default_preset], precision=0, label="budget")
+            self.api_seed = gr.Number(0, precision=0, label="seed")
+            self.api_stft = gr.Checkbox(True, label="stft")
+            self.api_json = gr.JSON(label="explanation")
+            self.api_files = gr.File(file_count="multiple", label="files")
+            self.api_zip = gr.File(label="zip")
+
+    @property
+    def pert_names(self) -> list[str]:
+        return list(PERTURBATION_NAMES)
+
+    @property
+    def pert_buttons(self) -> list:
+        return [self.pert_btns[n] for n in PERTURBATION_NAMES]
+
+    @property
+    def result_outputs(self) -> list:
+        """The components :func:`render.result_values` fills, in its order."""
+        return [getattr(self, k) for k in RESULT_KEYS] + self.pert_buttons
+
+    @property
+    def perturbation_outputs(self) -> list:
+        """What :func:`render.perturbation_values` fills, then the perturbation buttons."""
+        return [getattr(self, k) for k in PERTURBATION_KEYS] + self.pert_buttons
+
+    @property
+    def explain_inputs(self) -> list:
+        return [self.audio_in, self.model_dd, self.hf_box, self.view, self.start, self.duration,
+                self.preset, self.seed, self.stft]
+
+    @property
+    def api_inputs(self) -> list:
+        return [self.api_audio, self.api_model, self.api_view, self.api_start,
+                self.api_duration, self.api_budget, self.api_seed, self.api_stft]
+
+    @property
+    def api_outputs(self) -> list:
+        return [self.api_json, self.api_files, self.api_zip]

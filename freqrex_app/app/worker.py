@@ -1,0 +1,303 @@
+"""The playground's worker, shared by the page and the API: one ticket per session (at most one
+explanation running or waiting each), the order of the line and honest waits, cancellation from
+every path (the Cancel button, a closed page, a client's cancel), the engine's slots, and a
+record of every job. No Gradio: the app tells it about sessions and events.
+
+A ticket is *claimed* when a request arrives, before it waits in Gradio's queue, so that the
+line and its costs are known; it *runs* under :meth:`Board.run`, which waits for an engine slot
+(a cancelled job may still be stopping), and it ends exactly once, in the record.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from .format import fmt_seconds
+from .jobs import SPEED, Cancelled, JobError
+
+log = logging.getLogger("freqrex.app")
+
+__all__ = ["Ticket", "Board", "Busy", "WAITING", "RUNNING", "DONE", "CANCELLED", "FAILED"]
+
+WAITING, RUNNING, DONE, CANCELLED, FAILED = "waiting", "running", "done", "cancelled", "failed"
+T = TypeVar("T")
+
+#: A claimed ticket whose request never reached the queue (e.g. the queue was full) is
+#: forgotten after this many seconds.
+CLAIM_GRACE_S = 5.0
+
+
+class Busy(JobError):
+    """This session already has an explanation running or waiting."""
+
+
+@dataclass
+class Ticket:
+    """One explanation of one session, from its request to its end."""
+
+    session: str
+    model_id: str
+    calls: int
+    duration: float
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    state: str = WAITING
+    claimed_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    cancel_requested_at: float | None = None
+    reason: str = ""  # why it was cancelled, or why it failed
+    queries: int = 0  # waveforms the model has classified for it
+    queries_at_cancel: int | None = None
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def cancel(self, reason: str) -> bool:
+        """Ask the job to stop (the first reason counts); False when it had already ended."""
+        if self.ended:
+            return False
+        if not self._stop.is_set():
+            self.cancel_requested_at = time.time()
+            self.queries_at_cancel = self.queries
+            self.reason = reason
+            self._stop.set()
+        return True
+
+    @property
+    def stop_seconds(self) -> float | None:
+        """From the cancel request to the moment the job's thread was done."""
+        if self.cancel_requested_at is None or self.ended_at is None:
+            return None
+        return max(0.0, self.ended_at - self.cancel_requested_at)
+
+    @property
+    def queries_after_cancel(self) -> int | None:
+        if self.queries_at_cancel is None:
+            return None
+        return self.queries - self.queries_at_cancel
+
+    def estimate_s(self) -> float:
+        """Seconds this job takes from its start (this server's measured speed)."""
+        return SPEED.estimate(self.model_id, self.calls, self.duration)
+
+    def remaining_s(self, now: float) -> float:
+        """Seconds until this job is done (its whole estimate while it waits)."""
+        total = self.estimate_s()
+        if self.cancelled:
+            return 1.0  # it stops at its next model call
+        if self.state != RUNNING or self.started_at is None:
+            return total
+        done = min(1.0, self.queries / max(1, self.calls))
+        return max(1.0, total * (1.0 - done), total - (now - self.started_at))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "session": self.session, "state": self.state,
+                "model": self.model_id, "calls": self.calls, "duration": self.duration,
+                "claimed_at": self.claimed_at, "started_at": self.started_at,
+                "ended_at": self.ended_at, "cancel_requested_at": self.cancel_requested_at,
+                "reason": self.reason, "queries": self.queries,
+                "queries_after_cancel": self.queries_after_cancel,
+                "stop_seconds": self.stop_seconds}
+
+
+class Board:
+    """The tickets of one app: claimed (waiting or running), and the record of ended ones."""
+
+    def __init__(self, concurrency: int = 1, history: int = 500):
+        self.concurrency = max(1, int(concurrency))
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._lock = threading.Lock()
+        self._active: dict[str, Ticket] = {}  # session -> its current ticket
+        self._stopping: list[Ticket] = []  # cancelled, still running: they hold a slot
+        self.history: deque[Ticket] = deque(maxlen=history)
+
+    # ---------------------------------------------------------------- sessions
+
+    def busy_message(self, session: str) -> str | None:
+        """Why ``session`` may not start another explanation now (None: it may)."""
+        with self._lock:
+            t = self._active.get(session)
+        if t is None or t.cancelled or t.ended:
+            return None
+        what = "is running" if t.state == RUNNING else "is waiting in line"
+        return (f"Your explanation {what}: one at a time per visitor. Wait for it, or press "
+                "Cancel, then try again.")
+
+    def claim(self, session: str, model_id: str, calls: int, duration: float,
+              *, pending: Callable[[str], bool] | None = None) -> Ticket:
+        """A new ticket for ``session``; :class:`Busy` when it already has one in play.
+        ``pending(session)`` (from the app's queue) lets claims that never queued expire."""
+        self.forget_lost(pending)
+        message = self.busy_message(session)
+        if message is not None:
+            raise Busy(message)
+        ticket = Ticket(session=session, model_id=model_id, calls=int(calls),
+                        duration=float(duration))
+        with self._lock:
+            old = self._active.get(session)
+            if old is not None and not old.ended:  # cancelled: it stops, or never starts
+                if old.state == WAITING:
+                    self._end(old, CANCELLED)
+                else:
+                    self._stopping.append(old)
+            self._active[session] = ticket
+        return ticket
+
+    def ticket(self, session: str) -> Ticket | None:
+        """The session's current ticket (waiting or running), if any."""
+        with self._lock:
+            t = self._active.get(session)
+        return None if t is None or t.ended else t
+
+    def cancel(self, session: str, reason: str) -> Ticket | None:
+        """Stop the session's explanation, waiting or running (None: it had none)."""
+        with self._lock:
+            t = self._active.get(session)
+        if t is None or not t.cancel(reason):
+            return None
+        if t.state == WAITING:  # it will not start; its request, if it comes, ends at once
+            with self._lock:
+                self._end(t, CANCELLED)
+        return t
+
+    def forget_lost(self, pending: Callable[[str], bool] | None) -> None:
+        """End waiting tickets whose request is not in the app's queue (after a grace)."""
+        if pending is None:
+            return
+        now = time.time()
+        with self._lock:
+            lost = [t for t in self._active.values()
+                    if t.state == WAITING and now - t.claimed_at > CLAIM_GRACE_S
+                    and not pending(t.session)]
+            for t in lost:
+                t.reason = "its request never reached the queue"
+                self._end(t, FAILED)
+
+    # ---------------------------------------------------------------- running
+
+    def run(self, ticket: Ticket, work: Callable[[Callable[[], bool]], T],
+            abandoned: Callable[[], str | None] | None = None) -> T:
+        """Run ``work(should_stop)`` for ``ticket`` in an engine slot and record how it ended.
+
+        ``should_stop`` is True once the ticket is cancelled or ``abandoned()`` names a reason
+        (a closed page, a client's cancel), which then cancels the ticket."""
+        def should_stop() -> bool:
+            if ticket.cancelled:
+                return True
+            reason = abandoned() if abandoned is not None else None
+            if reason:
+                ticket.cancel(reason)
+                return True
+            return False
+
+        acquired = False
+        try:
+            while not acquired:  # a cancelled job may still be stopping: wait for its slot
+                if should_stop():
+                    raise Cancelled()
+                acquired = self._slots.acquire(timeout=0.1)
+            if should_stop():
+                raise Cancelled()
+            with self._lock:
+                ticket.state = RUNNING
+                ticket.started_at = time.time()
+            result = work(should_stop)
+        except Cancelled:
+            ticket.cancel(ticket.reason or "cancelled")
+            self._finish(ticket, CANCELLED)
+            raise
+        except JobError as exc:
+            ticket.reason = str(exc)
+            self._finish(ticket, FAILED)
+            raise
+        except BaseException as exc:
+            ticket.reason = f"{type(exc).__name__}: {exc}"
+            self._finish(ticket, FAILED)
+            raise
+        finally:
+            if acquired:
+                self._slots.release()
+        self._finish(ticket, DONE)
+        return result
+
+    # ---------------------------------------------------------------- the line
+
+    def line(self, pending: Callable[[str], bool] | None = None) -> list[Ticket]:
+        """Running tickets, then waiting ones in the order they came."""
+        self.forget_lost(pending)
+        with self._lock:
+            tickets = [t for t in self._active.values() if not t.ended]
+            stopping = [t for t in self._stopping if not t.ended]
+        running = [t for t in tickets if t.state == RUNNING]
+        waiting = sorted((t for t in tickets if t.state == WAITING), key=lambda t: t.claimed_at)
+        return stopping + running + waiting
+
+    def status(self, session: str, pending: Callable[[str], bool] | None = None) -> str:
+        """One or two lines for ``session``: its place in line and an estimate of the wait,
+        or its progress (empty when it has nothing in play)."""
+        now = time.time()
+        line = self.line(pending)
+        mine = next((t for t in line if t.session == session and not t.cancelled), None)
+        if mine is None:
+            return ""
+        if mine.state == RUNNING:
+            left = mine.remaining_s(now)
+            return (f"**Running**: {mine.queries:,} of {mine.calls:,} model calls · about "
+                    f"{fmt_seconds(left)} left")
+        ahead = line[:line.index(mine)]
+        busy = [t.remaining_s(now) for t in ahead]
+        wait = _wait(busy, self.concurrency)
+        return (f"**Waiting in line: number {len(ahead) + 1}** · about {fmt_seconds(wait)} "
+                f"before yours starts ({len(ahead)} ahead), then about "
+                f"{fmt_seconds(mine.estimate_s())} for yours · from this server's measured "
+                "speed")
+
+    # ---------------------------------------------------------------- the record
+
+    def _finish(self, ticket: Ticket, state: str) -> None:
+        with self._lock:
+            self._end(ticket, state)
+
+    def _end(self, ticket: Ticket, state: str) -> None:  # under self._lock
+        if ticket.ended:
+            return
+        ticket.state = state
+        ticket.ended_at = time.time()
+        if self._active.get(ticket.session) is ticket:
+            del self._active[ticket.session]
+        if ticket in self._stopping:
+            self._stopping.remove(ticket)
+        self.history.append(ticket)
+        stop = ("" if ticket.stop_seconds is None else
+                f"; stopped {ticket.stop_seconds:.2f} s after the request, "
+                f"{ticket.queries_after_cancel} model calls after it")
+        log.info("job %s %s%s after %d model calls%s (session %s)", ticket.id, state,
+                 f" ({ticket.reason})" if ticket.reason else "", ticket.queries, stop,
+                 ticket.session[:8])
+
+    def record(self, session: str | None = None) -> list[dict[str, Any]]:
+        """Ended tickets, oldest first (of one session when given)."""
+        with self._lock:
+            items = list(self.history)
+        return [t.to_dict() for t in items if session is None or t.session == session]
+
+
+def _wait(busy: list[float], workers: int) -> float:
+    """When the next job starts, given the jobs ahead (seconds each) and ``workers`` slots:
+    the earliest-free slot takes the next job, as the queue does."""
+    slots = [0.0] * max(1, workers)
+    for seconds in busy:
+        i = min(range(len(slots)), key=slots.__getitem__)
+        slots[i] += seconds
+    return min(slots)

@@ -1,0 +1,170 @@
+"""Abandoned work stops and nobody waits behind it: the real server, the real model, a Gradio
+client that cancels, a page in headless chromium that is closed mid-job. Each time the job's
+record on the server says it was cancelled and when its thread stopped, and the next small job
+is served promptly."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+from freqrex_app.app.limits import Limits  # noqa: E402
+from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
+MODEL = "msd-musicnn"
+LONG = dict(duration=3.0, budget=1000, stft=False)  # a standard job: half a minute or more
+SMALL = dict(duration=3.0, budget=50, stft=False)  # the next visitor's: a few seconds
+#: What an abandoned job may add to the next one (machines are noisy: measured against the same
+#: small job alone, in the same run). The rest of the abandoned job would be far more.
+SLACK_S = 8.0
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    limits = Limits(max_source_s=60.0, max_excerpt_s=3.0, default_excerpt_s=3.0,
+                    max_budget=1000, concurrency=1, queue_size=8,
+                    cache=tmp_path_factory.mktemp("abandon-cache"))
+    url, demo = serve_in_thread(limits)
+    yield url, demo
+    shutdown(demo)
+
+
+@pytest.fixture(scope="module")
+def solo_s(app):
+    """Seconds of the small job with nothing else running (the model already loaded)."""
+    url, _ = app
+    _next_job_seconds(url)  # loads the model
+    return _next_job_seconds(url)
+
+
+def _assert_prompt(seconds: float, solo: float) -> None:
+    """The next job waited for no abandoned work (on a quiet machine: well within 30 s)."""
+    assert seconds < solo + SLACK_S, f"next job {seconds:.1f} s, alone {solo:.1f} s"
+
+
+def _wait_running(board, session: str | None = None, timeout: float = 120.0):
+    """The running ticket (of ``session``) once the model has been called for it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for t in board.line():
+            if t.state == "running" and t.queries > 0 and session in (None, t.session):
+                return t
+        time.sleep(0.1)
+    raise AssertionError(f"no job of {session} started within {timeout} s")
+
+
+def _wait_ended(ticket, timeout: float = 15.0) -> None:
+    deadline = time.time() + timeout
+    while not ticket.ended and time.time() < deadline:
+        time.sleep(0.05)
+    assert ticket.ended, f"the abandoned job still runs: {ticket.to_dict()}"
+
+
+def _next_job_seconds(url: str) -> float:
+    t0 = time.perf_counter()
+    exp, files, _ = Client(url, verbose=False).predict(
+        handle_file(str(CLIP)), MODEL, api_name="/explain", **SMALL)
+    assert exp["queries"] <= 50 and any(Path(f).name == "original.wav" for f in files)
+    return time.perf_counter() - t0
+
+
+def _assert_stopped(ticket, reason: str, asked_at: float) -> None:
+    _wait_ended(ticket)
+    record = ticket.to_dict()
+    assert record["state"] == "cancelled" and record["reason"] == reason, record
+    # its thread was done within about 2 s of the cancel, with at most one model call after it
+    assert record["ended_at"] - asked_at < 3.0, record
+    assert record["queries_after_cancel"] <= 32, record
+    queries = ticket.queries
+    time.sleep(1.5)
+    assert ticket.queries == queries, "the model was called after the job ended"
+
+
+def test_a_client_that_cancels_stops_its_job_and_one_job_per_session(app, solo_s):
+    url, demo = app
+    board = demo.freqrex_board
+    jobs_dir = Path(demo.freqrex_limits.cache) / "jobs"
+    before = sorted(p.name for p in jobs_dir.iterdir()) if jobs_dir.is_dir() else []
+
+    client = Client(url, verbose=False)
+    job = client.submit(handle_file(str(CLIP)), MODEL, api_name="/explain", **LONG)
+    ticket = _wait_running(board, client.session_hash)
+
+    # fair use: a second request of the same session is refused at once, with a clear line
+    t0 = time.perf_counter()
+    with pytest.raises(Exception) as info:
+        client.predict(handle_file(str(CLIP)), MODEL, api_name="/explain", **SMALL)
+    assert time.perf_counter() - t0 < 10
+    assert "one at a time" in str(info.value).lower(), str(info.value)
+
+    asked = time.time()
+    job.cancel()
+    _assert_stopped(ticket, "cancelled by the client", asked)
+    assert ticket.queries < 1000
+    # nothing half-written: the cancelled job left no folder
+    after = sorted(p.name for p in jobs_dir.iterdir()) if jobs_dir.is_dir() else []
+    assert after == before
+
+    seconds = _next_job_seconds(url)
+    print(f"client cancel: stopped {ticket.ended_at - asked:.2f} s after job.cancel(), "
+          f"{ticket.queries} model calls; next job {seconds:.1f} s (alone: {solo_s:.1f} s)")
+    _assert_prompt(seconds, solo_s)
+
+
+@pytest.mark.browser
+def test_a_page_closed_mid_job_stops_its_job(app, solo_s, tmp_path_factory):
+    chromium = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
+    chromedriver = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
+    if not (shutil.which(chromium) and shutil.which(chromedriver)):
+        pytest.skip("chromium and chromedriver are needed (make browser)")
+    os.environ["SE_OFFLINE"] = "true"
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_browser import _click, _open, _upload
+
+    url, demo = app
+    board = demo.freqrex_board
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--window-size=1440,1000",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-abandon')}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    try:
+        _open(driver, url)
+        _upload(driver, CLIP)
+        WebDriverWait(driver, 60).until(EC.visibility_of_element_located(
+            (By.CSS_SELECTOR, "#excerpt-preview img")))
+        _click(driver, "explain-btn")
+        ticket = _wait_running(board)
+        # the page shows the job's progress, then the page is closed
+        WebDriverWait(driver, 20).until(
+            lambda d: "model calls" in d.find_element(By.ID, "queue-status").text)
+        asked = time.time()
+        driver.get("about:blank")
+        _assert_stopped(ticket, "page closed", asked)
+    finally:
+        driver.quit()
+    seconds = _next_job_seconds(url)
+    print(f"page closed: stopped {ticket.ended_at - asked:.2f} s after the page left, "
+          f"{ticket.queries} model calls; next job {seconds:.1f} s (alone: {solo_s:.1f} s)")
+    _assert_prompt(seconds, solo_s)
