@@ -13,14 +13,18 @@ import pytest
 import freqrex_app as fx
 from freqrex_app.engine.oracle import Oracle
 from freqrex_app.engine.spaces import FrequencySpace
+from freqrex_app.engine.manipulations import snr_db
 from freqrex_app.evaluation import baselines as bl
+from freqrex_app.evaluation import whitebox as wb
 from freqrex_app.evaluation.report import summarise, wilson, write_report
 from freqrex_app.evaluation.runner import Job, Settings, is_done, make_jobs, run_jobs
 
 from planted import SR, Planted, hz_to_bin, tone_clip
+from planted_torch import CUE_AMP, CUE_HZ, THRESHOLD, FaintTone, faint_tone_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANTED = "tests.planted:tone"  # 'yes' while the 440 Hz bin is present
+PLANTED_TORCH = "tests.planted_torch:faint_tone"  # 'yes' while a faint 440 Hz tone is present
 
 
 @pytest.fixture()
@@ -68,6 +72,104 @@ def test_occlusion_finds_the_planted_band_and_counts_queries():
     assert not any(f.flipped for f in res.flips if f.method == "random")
     for f in res.flips:  # the exact wave, its SNR
         assert f.wave.dtype == np.float32 and f.snr_db > 0
+
+
+# -- the white-box reference -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def msd_excerpt():
+    model = fx.load_model("msd-musicnn", labels_view="genres")
+    audio = fx.load_audio(ROOT / "assets" / "examples" / "electronic.ogg",
+                          sample_rate=model.sample_rate, duration=3.0)
+    return model, audio.samples
+
+
+def test_whitebox_gradient_matches_finite_differences(msd_excerpt):
+    """The differentiable path is the engine's reconstruction and the model's predict."""
+    import torch
+    from freqrex_app.engine.spaces import StftSpace
+    from freqrex_app.evaluation.torch_forward import torch_forward
+
+    model, x = msd_excerpt
+    forward, reason = torch_forward(model)
+    assert reason is None
+    with torch.no_grad():
+        assert np.abs(forward(torch.from_numpy(x[None])).numpy() - model.predict(x[None])).max() < 1e-6
+    target = int(model.predict(x[None])[0].argmax())
+    for space in (FrequencySpace(x, SR), StftSpace(x, SR)):
+        masked = wb.MaskedWave(space)
+        idx = np.arange(50, space.n_features, 9)
+        mask = np.zeros(space.n_features)
+        mask[idx] = 1.0
+        with torch.no_grad():
+            wave = masked(torch.from_numpy(mask.reshape(space.shape))).numpy()
+        assert np.abs(wave - space.remove(idx)).max() < 1e-5  # the engine's removal
+        _, grad = wb.margin_gradient(forward, masked, target)
+        for k in np.argsort(-np.abs(grad))[:3]:
+            eps, up, down = 0.01, np.zeros(space.n_features), np.zeros(space.n_features)
+            up[k], down[k] = eps, -eps
+            fd = (wb.margin_gradient(forward, masked, target, mask=up)[0]
+                  - wb.margin_gradient(forward, masked, target, mask=down)[0]) / (2 * eps)
+            assert abs(fd - grad[k]) <= 0.05 * abs(grad[k]), (space.ndim, k, fd, grad[k])
+
+
+def test_whitebox_flips_are_verified_from_saved_wavs(msd_excerpt, tmp_path):
+    from freqrex_app.audio.io import load_audio, write_wav
+    from freqrex_app.engine.spaces import StftSpace
+
+    model, x = msd_excerpt
+    oracle = Oracle(model)
+    target = oracle.classify_one(x)[0]
+    res = wb.run_whitebox(model, FrequencySpace(x, SR), StftSpace(x, SR), target,
+                          gains=(0.0, 0.7), steps=1, oracle=oracle)
+    assert not isinstance(res, str)
+    assert res.queries == oracle.queries - 1 and res.stft is not None and res.stft.flipped
+    assert [f.n for f in res.flips] == [1, 2, 3, 4, 5] and [f.n for f in res.saliency] == [1, 2, 3, 4, 5]
+    changes = [f for f in (res.quiet, res.stft, *res.flips, *res.saliency) if f is not None]
+    for i, f in enumerate(changes):
+        write_wav(tmp_path / f"{i}.wav", f.wave, SR)
+        wave = load_audio(tmp_path / f"{i}.wav", sample_rate=SR).samples
+        label = int(model.predict(wave[None])[0].argmax())
+        assert (label != target) == f.flipped and label == f.label, (f.method, f.n)
+        assert abs(snr_db(x, wave) - f.snr_db) < 1e-3
+    # the flip-k candidates include the top-k by predicted drop: the best of them is reported
+    assert all(f.domain == "freq" and f.gain == 0.0 for f in res.flips)
+
+
+def test_whitebox_quiet_flip_finds_the_planted_faint_cue():
+    from freqrex_app.engine.spaces import StftSpace
+
+    x = faint_tone_clip()
+    model = FaintTone()
+    oracle = Oracle(model)
+    target = oracle.classify_one(x)[0]
+    assert model.labels[target] == "yes"
+    space = FrequencySpace(x, SR)
+    cue = hz_to_bin(CUE_HZ, x.size)
+    alone = snr_db(x, space.remove(np.array([cue])))  # removing the cue alone
+    res = wb.run_whitebox(model, space, StftSpace(x, SR), target, oracle=oracle)
+    q = res.quiet
+    # the cue's bin alone, attenuated by the largest gain tried that takes its amplitude
+    # below the threshold: the change is (1 - g) of the cue's, 20 log10(1 / (1 - g)) dB quieter
+    amp = space.magnitude[cue] / (x.size / 2)
+    assert amp == pytest.approx(CUE_AMP, rel=0.2)
+    gain = max(g for g in wb.GAINS if g * amp < THRESHOLD)
+    assert gain > 0 and q.flipped and q.index.tolist() == [cue] and q.gain == gain
+    assert q.snr_db == pytest.approx(alone - 20 * np.log10(1 - gain), abs=0.05)
+    # the STFT flip takes the cue's cells, about as quietly as removing the cue
+    s = res.stft
+    assert s.flipped and s.snr_db >= alone - 3.0
+    st = StftSpace(x, SR)
+    energy = st.magnitude.ravel()[s.index].astype(np.float64) ** 2
+    near = np.isin(s.index // st.shape[1], np.arange(24, 34))  # 440 Hz is STFT bin 28.2
+    assert energy[near].sum() >= 0.99 * energy.sum()
+    # flip-1 removes the cue; gradient saliency of the score finds it too
+    assert res.flips[0].flipped and res.flips[0].index.tolist() == [cue]
+    assert res.saliency[0].index.tolist() == [cue] and res.saliency[0].flipped
+
+
+def test_whitebox_skips_models_without_a_torch_forward():
+    res = wb.run_whitebox(Planted("one"), FrequencySpace(tone_clip(), SR), None, 1)
+    assert isinstance(res, str) and "not a torch module" in res
 
 
 # -- runner: rows, resume, pool ----------------------------------------------------------------
