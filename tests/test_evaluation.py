@@ -17,7 +17,7 @@ from freqrex_app.engine.manipulations import snr_db
 from freqrex_app.evaluation import baselines as bl
 from freqrex_app.evaluation import whitebox as wb
 from freqrex_app.evaluation.report import summarise, wilson, write_report
-from freqrex_app.evaluation.runner import Job, Settings, is_done, make_jobs, run_jobs
+from freqrex_app.evaluation.runner import Job, Settings, is_done, load_rows, make_jobs, run_jobs
 
 from planted import SR, Planted, hz_to_bin, tone_clip
 from planted_torch import CUE_AMP, CUE_HZ, THRESHOLD, FaintTone, faint_tone_clip
@@ -204,6 +204,9 @@ def test_rows_resume_and_settings_change(clips, tmp_path, monkeypatch):
     assert model.predict(wave[None]).argmax(1)[0] != 1
     gate = json.loads((folder / "baselines.json").read_text())["quietest_stft"]
     assert gate["flipped"] and gate["n_cells"] == r["quietest_stft_cells"]
+    # the white-box reference needs a torch model: skipped, with the reason
+    assert r["whitebox_flip_1"] is None and r["whitebox_quiet_flip"] is None
+    assert "whitebox: " in r["notes"] and "not a torch module" in r["notes"]
     # resume: nothing recomputed
     mtimes = [(j.folder / "row.json").stat().st_mtime_ns for j in jobs]
     done = []
@@ -216,6 +219,44 @@ def test_rows_resume_and_settings_change(clips, tmp_path, monkeypatch):
     done.clear()
     run_jobs(jobs2, on_done=lambda row, skipped: done.append(skipped))
     assert done == [False] and json.loads((folder / "row.json").read_text())["budget"] == 100
+
+
+def test_whitebox_rows_wavs_and_verify_audio(tmp_path, monkeypatch):
+    """A torch classifier: the white-box columns, baselines.json, and every saved WAV
+    re-classified by benchmarks/evaluation/verify_audio.py."""
+    import importlib.util
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    clip = tmp_path / "faint.wav"
+    fx.write_wav(clip, faint_tone_clip(), SR)
+    out = tmp_path / "out"
+    jobs = make_jobs([str(clip)], [PLANTED_TORCH], Settings(budget=150, duration=1.0, bands=16),
+                     str(out))
+    (r,) = run_jobs(jobs)
+    assert "error" not in r, r
+    assert r["whitebox_quiet_flip"] and r["whitebox_quiet_bins"] == 1 and r["whitebox_quiet_gain"] > 0
+    assert r["whitebox_stft_flip"] and r["whitebox_stft_snr"] > 30
+    assert r["whitebox_flip_1"] and r["saliency_flip_1"] and r["whitebox_queries"] > 0
+    assert r["quiet_flip"] is None or isinstance(r["quiet_flip"], bool)  # engine's, if computed
+    doc = json.loads((jobs[0].folder / "baselines.json").read_text())["whitebox"]
+    assert doc["quiet"]["bins"] == [hz_to_bin(CUE_HZ, SR)] and doc["quiet"]["audio"] == "whitebox_quiet.wav"
+    for name in ("whitebox_quiet.wav", "whitebox_stft.wav", "whitebox_flip_1.wav",
+                 "baseline_saliency_5.wav"):
+        assert (jobs[0].folder / name).exists(), name
+    spec = importlib.util.spec_from_file_location("verify_audio",
+                                                  ROOT / "benchmarks" / "evaluation" / "verify_audio.py")
+    verify = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(verify)
+    stems = [c[0] for c in verify.checks(r)]
+    assert {"whitebox_quiet", "whitebox_stft", "whitebox_flip_1", "baseline_saliency_1"} <= set(stems)
+    assert verify.main([str(out)]) == 0
+    # a WAV that no longer gives the reported label is caught
+    fx.write_wav(jobs[0].folder / "whitebox_quiet.wav", faint_tone_clip(), SR)
+    assert verify.main([str(out)]) == 1
+    write_report(load_rows(out), tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "white-box STFT flip" in md and "gradient saliency" in md
 
 
 def test_failed_job_is_recorded_and_retried(tmp_path, monkeypatch):
@@ -257,7 +298,9 @@ def test_wilson_and_summary(tmp_path):
              "stft_flip": i < 2, "stft_snr": 30.0 - 15 * i, "stft_cells": 3, "margin": 0.1,
              "S_found": True, "S_fraction": 1e-4, "S_bins": 2, "SN_found": i < 3,
              "SN_fraction": 2e-4 if i < 3 else None, "SN_bins": 4 if i < 3 else None,
-             "budget_exhausted": False}
+             "budget_exhausted": False, "whitebox_quiet_flip": i % 2 == 0,
+             "whitebox_quiet_snr": 42.0 - 2 * i if i % 2 == 0 else None,
+             "whitebox_quiet_bins": 100 * (i + 1) if i % 2 == 0 else None}
         for k in range(1, 6):
             for m in ("freqrex", "random", "loudest", "occlusion"):
                 r[f"{m}_flip_{k}"] = (m == "freqrex" and i < 3) or (m == "loudest" and i == 0)
@@ -265,12 +308,16 @@ def test_wilson_and_summary(tmp_path):
         rows.append(r)
     s = summarise(rows)["m"]
     assert s["flip@1"] == 0.75 and s["stft_flip"] == 0.5 and s["SN_found"] == 0.75
-    assert s["stft_flip_quiet"] == 0.25  # clip 0 flips at 30 dB, clip 1 at 15 dB
+    assert s["stft_at_30"] == 0.25 and s["stft_at_35"] == 0.0  # clip 0 flips at 30 dB, clip 1 at 15
+    assert s["stft_snr_median"] == 22.5 and s["quiet_flip"] is None  # no quiet flip in these rows
+    assert s["whitebox_quiet_flip"] == 0.5 and s["whitebox_quiet_at_40"] == 0.25
+    assert s["whitebox_quiet_snr_median"] == 40.0 and s["whitebox_quiet_bins_median"] == 200
     assert s["random_rate"] == [0.0] * 5 and s["loudest_rate"][0] == 0.25
     assert s["wins_vs_loudest"][0] == [2, 0]
     write_report(rows, tmp_path, command="freqrex evaluate x --out y")
     md = (tmp_path / "report.md").read_text()
     assert "75%" in md and "paper" in md and "freqrex evaluate x" in md
+    assert "white-box quiet flip" in md and ">= 40 dB" in md and "not computed" in md
     for f in ("rows.csv", "rows.json", "summary.json", "flip_rate_vs_k.png", "set_sizes.png",
               "flip_snr.png", "cost.png"):
         assert (tmp_path / f).stat().st_size > 0

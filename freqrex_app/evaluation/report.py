@@ -15,7 +15,7 @@ KS = (1, 2, 3, 4, 5)
 METHODS = ("freqrex", "random", "loudest", "occlusion", "saliency", "whitebox")
 NAMES = {"freqrex": "FreqReX (top-k responsibility)", "random": "random bins",
          "loudest": "loudest bins", "occlusion": "single-band occlusion",
-         "saliency": "gradient saliency (|grad x input|)",
+         "saliency": "gradient saliency (abs(gradient x input))",
          "whitebox": "white-box (margin gradient; estimate of what the model allows)"}
 #: Kelly and Chockler (arXiv 2601.16675), over 8 models: flip@1, flip@5, STFT flip.
 PAPER = {"flip@1": 0.58, "flip@5": 0.78, "stft_flip": 0.62}
@@ -165,7 +165,7 @@ def table(summary: dict, include_paper: bool = True) -> str:
     lines = ["| | clips | flip@1 | flip@5 | quiet flip: flips, median SNR, >= 30 dB "
              "| STFT flip: flips, median SNR, >= 35 dB | white-box quiet flip (>= 30 dB) "
              "| white-box STFT flip (>= 35 dB) | quietest cells (>= 35 dB) "
-             "| |S|/F (median) | |SN|/F (median) | SN found | queries/clip | s/clip |",
+             "| \\|S\\|/F (median) | \\|SN\\|/F (median) | SN found | queries/clip | s/clip |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     if include_paper:
         lines.append(f"| paper (8 models) | - | {_pct(PAPER['flip@1'])} | {_pct(PAPER['flip@5'])} "
