@@ -352,7 +352,7 @@ def test_cli_real_clip_workers_and_resume(tmp_path):
     out = tmp_path / "eval"
     cmd = [sys.executable, "-m", "freqrex_app", "evaluate", str(clip), "--models", "msd-musicnn",
            "--labels-view", "genres", "--budget", "60", "--duration", "3", "--occlusion-bands", "8",
-           "--no-stft", "--no-audio", "--workers", "2", "--out", str(out)]
+           "--no-stft", "--no-audio", "--no-whitebox", "--workers", "2", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -360,6 +360,7 @@ def test_cli_real_clip_workers_and_resume(tmp_path):
     rows = json.loads((out / "rows.json").read_text())
     assert len(rows) == 1 and rows[0]["model"] == "msd-musicnn" and rows[0]["queries"] <= 60
     assert rows[0]["labels_view"] == "genres" and rows[0]["occlusion_queries"] == 8
+    assert rows[0]["whitebox_flip_1"] is None and "whitebox: not run (--no-whitebox)" in rows[0]["notes"]
     header = (out / "rows.csv").read_text().splitlines()[0].split(",")
     assert "freqrex_flip_1" in header and "occlusion_flip_5" in header
     md = (out / "report.md").read_text()
