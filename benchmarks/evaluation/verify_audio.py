@@ -2,11 +2,13 @@
 
     python benchmarks/evaluation/verify_audio.py OUT_DIR [--models ID ...] [--clips CLIP ...]
 
-For every clip of every model under ``OUT_DIR/runs`` (or the ones named), each removal the row
-reports (FreqReX flip-1..5, the STFT flip, the random / loudest / occlusion baselines at
-k = 1..5 and the quietest-cells STFT baseline) is loaded from its WAV, classified on its own,
+For every clip of every model under ``OUT_DIR/runs`` (or the ones named), each change the row
+reports (FreqReX flip-1..5, its quiet flip and STFT flip, the random / loudest / occlusion /
+gradient-saliency baselines at k = 1..5, the quietest-cells STFT baseline, and the white-box
+reference's flip-1..5, quiet flip and STFT flip) is loaded from its WAV, classified on its own,
 and its SNR is recomputed against ``original.wav``. A label that disagrees with the row's
-"flipped", or an SNR more than 0.01 dB off, is printed; the exit status is 1 if any is.
+"flipped", or an SNR more than 0.01 dB off, is printed; the exit status is 1 if any is. A
+reported flip whose WAV is missing counts as a mismatch too.
 """
 from __future__ import annotations
 
@@ -24,16 +26,28 @@ from freqrex_app.evaluation.baselines import METHODS
 from freqrex_app.evaluation.runner import KS
 
 
-def checks(row: dict) -> list[tuple[str, str, str]]:
-    """(WAV stem, row key of 'flipped', row key of the SNR) for every removal in the row."""
+def checks(row: dict, quiet_stem: str = "quiet_flip") -> list[tuple[str, str, str]]:
+    """(WAV stem, row key of 'flipped', row key of the SNR) for every change in the row."""
     out = [(f"flip_{k}", f"freqrex_flip_{k}", f"freqrex_snr_{k}") for k in KS]
     out += [(f"baseline_{b}_{k}", f"{b}_flip_{k}", f"{b}_snr_{k}")
-            for b in METHODS for k in KS]
-    if row.get("stft_flip"):
-        out.append(("stft_flip", "stft_flip", "stft_snr"))
-    if row.get("quietest_stft_flip"):
-        out.append(("baseline_quietest_stft", "quietest_stft_flip", "quietest_stft_snr"))
+            for b in (*METHODS, "saliency") for k in KS if row.get(f"{b}_flip_{k}") is not None]
+    out += [(f"whitebox_flip_{k}", f"whitebox_flip_{k}", f"whitebox_snr_{k}")
+            for k in KS if row.get(f"whitebox_flip_{k}") is not None]
+    for stem, key in ((quiet_stem, "quiet"), ("stft_flip", "stft"),
+                      ("baseline_quietest_stft", "quietest_stft"),
+                      ("whitebox_quiet", "whitebox_quiet"), ("whitebox_stft", "whitebox_stft")):
+        if row.get(f"{key}_flip"):
+            out.append((stem, f"{key}_flip", f"{key}_snr"))
     return out
+
+
+def _quiet_stem(folder: Path) -> str:
+    """The quiet flip's WAV, as the explanation names it."""
+    try:
+        doc = json.loads((folder / "explanation.json").read_text()).get("quiet_flip") or {}
+    except (OSError, ValueError):
+        doc = {}
+    return Path(doc.get("audio") or "quiet_flip.wav").stem
 
 
 def _read(path: Path, sample_rate: int) -> np.ndarray:
@@ -61,9 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             folder = model_dir / r["clip"]
             x = _read(folder / "original.wav", model.sample_rate)
-            for stem, flip_key, snr_key in checks(r):
+            for stem, flip_key, snr_key in checks(r, _quiet_stem(folder)):
                 path = folder / f"{stem}.wav"
                 if not path.exists():
+                    if r[flip_key]:  # a flip claimed without its audio
+                        bad += 1
+                        print(f"MISSING {r['model']} {r['clip']} {stem}.wav (row: flipped)")
                     continue
                 w = _read(path, model.sample_rate)
                 label = model.labels[int(np.argmax(model.predict(w[None])[0]))]

@@ -1,7 +1,7 @@
 """``freqrex evaluate``: explain many clips with many models, against baselines (SPEC section 8).
 
     freqrex evaluate CLIPS... --models ID... [--labels-view V] [--budget N] [--duration D]
-                     [--workers N | --ray ADDRESS] --out DIR
+                     [--no-whitebox] [--workers N | --ray ADDRESS] --out DIR
 
 CLIPS are audio files or folders (their audio files, sorted). Finished clip x model jobs are
 skipped on a rerun with the same settings; the report is rewritten from every row at the end.
@@ -22,8 +22,10 @@ AUDIO_EXT = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif"}
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate explanations on many clips (SPEC section 8)",
                        description="Explain every clip with every model, run the baselines "
-                                   "(random, loudest, single-band occlusion) at the same k, and "
-                                   "write per-clip rows (CSV, JSON) and a report (Markdown, PNG).")
+                                   "(random, loudest, single-band occlusion, gradient saliency) "
+                                   "at the same k, the quietest-cells STFT gate and, for torch "
+                                   "models, the white-box reference, and write per-clip rows "
+                                   "(CSV, JSON) and a report (Markdown, PNG).")
     p.add_argument("clips", nargs="+", help="audio files or folders of audio files")
     p.add_argument("--models", nargs="+", default=None, metavar="ID",
                    help="model ids (default: the built-in default model)")
@@ -44,6 +46,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--min-width", type=int, default=None, help="smallest part in bins (default 1)")
     p.add_argument("--iterations", type=int, default=None, help="random partitions (default: from budget)")
     p.add_argument("--batch-size", type=int, default=None, help="mutants per model call (default 32)")
+    p.add_argument("--no-whitebox", action="store_true",
+                   help="skip the white-box reference and the gradient saliency (torch models)")
     p.add_argument("--no-audio", action="store_true", help="do not keep the WAVs of the removals")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips")
     p.add_argument("--workers", type=int, default=1, help="local processes, one clip each (default 1)")
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .report import QUIET_DB, _fmt, _pct, write_report
+    from .report import _fmt, _pct, write_report
     from .runner import Settings, is_done, load_rows, make_jobs, run_jobs
 
     out = Path(args.out)
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(labels_view=args.labels_view, budget=args.budget or None,
                         duration=args.duration, start=args.start, seed=args.seed,
                         stft=not args.no_stft, draws=args.random_draws, bands=args.occlusion_bands,
-                        save_audio=not args.no_audio, engine=engine)
+                        save_audio=not args.no_audio, whitebox=not args.no_whitebox,
+                        engine=engine)
     for m in model_ids:  # fail early on a bad id or view, before any work
         from .runner import _model
         _model(m, args.labels_view)
@@ -146,15 +151,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(jobs)} jobs: {skipped} already done (skipped), {len(jobs) - skipped - len(errors)} "
           f"run now, {len(errors)} failed; {n_done} were done before")
     for model, m in summary.items():
-        rates = " ".join(f"{100 * r:.0f}%" if r is not None else "-" for r in m["freqrex_rate"])
-        print(f"  {model}: {m['clips']} clips, flip@1..5 {rates}; random "
-              + " ".join(f"{100 * r:.0f}%" for r in m["random_rate"] if r is not None)
-              + "; loudest " + " ".join(f"{100 * r:.0f}%" for r in m["loudest_rate"] if r is not None)
-              + "; occlusion " + " ".join(f"{100 * r:.0f}%" for r in m["occlusion_rate"] if r is not None))
-        if m["stft_flip"] is not None:
-            print(f"    STFT flip {_pct(m['stft_flip'])} (median SNR {_fmt(m['stft_snr_median'])} dB, "
-                  f"{_pct(m['stft_flip_quiet'])} at >= {QUIET_DB:.0f} dB); quietest cells "
-                  f"{_pct(m['quietest_stft_flip'])} (median SNR {_fmt(m['quietest_stft_snr_median'])} dB, "
-                  f"{_pct(m['quietest_stft_flip_quiet'])} at >= {QUIET_DB:.0f} dB)")
+        def rates(method: str) -> str:
+            return " ".join(_pct(r) for r in m[f"{method}_rate"])
+
+        print(f"  {model}: {m['clips']} clips, flip@1..5 {rates('freqrex')}; random "
+              f"{rates('random')}; loudest {rates('loudest')}; occlusion {rates('occlusion')}; "
+              f"saliency {rates('saliency')}; white-box {rates('whitebox')}")
+        for name, what in (("quiet", "quiet flip"), ("stft", "STFT flip"),
+                           ("quietest_stft", "quietest cells"),
+                           ("whitebox_quiet", "white-box quiet flip"),
+                           ("whitebox_stft", "white-box STFT flip")):
+            if m.get(f"{name}_flip") is not None:
+                print(f"    {what} {_pct(m[f'{name}_flip'])} (median SNR "
+                      f"{_fmt(m[f'{name}_snr_median'])} dB; at >= 30/35/40 dB "
+                      f"{_pct(m[f'{name}_at_30'])}/{_pct(m[f'{name}_at_35'])}/{_pct(m[f'{name}_at_40'])})")
     print(f"report: {out / 'report.md'}")
     return 1 if errors else 0

@@ -4,6 +4,8 @@ Layout of the output folder::
 
     OUT/runs/<model>/<clip>/explanation.json ...   the engine's outputs (SPEC section 5)
     OUT/runs/<model>/<clip>/baseline_<method>_<k>.wav   the baselines' removals (float32 WAV)
+    OUT/runs/<model>/<clip>/whitebox_*.wav         the white-box reference's flips
+    OUT/runs/<model>/<clip>/baselines.json         every baseline and the white-box reference
     OUT/runs/<model>/<clip>/row.json               the per-clip row; its presence = done
 
 A job whose ``row.json`` exists with the same settings is skipped on a rerun; one with other
@@ -46,6 +48,7 @@ class Settings:
     draws: int = 1
     bands: int = 64
     save_audio: bool = True
+    whitebox: bool = True  # the white-box reference (torch models only; see whitebox.py)
     engine: dict = field(default_factory=dict)  # EngineConfig overrides (descend, fill, ...)
 
     def key(self) -> dict:
@@ -124,6 +127,7 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
     from ..engine.oracle import Oracle
     from ..engine.spaces import FrequencySpace, StftSpace
     from .baselines import run_baselines
+    from .whitebox import run_whitebox
 
     s = job.settings
     folder = job.folder
@@ -140,6 +144,9 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
                             exp.config["hop"], fill) if s.stft and exp.stft is not None else None)
     base = run_baselines(space, oracle, exp.label_index, exp.confidence, ks=KS, seed=s.seed,
                          draws=s.draws, bands=s.bands, stft_space=stft_space)
+    wb = (run_whitebox(model, space, stft_space, exp.label_index,
+                       oracle=Oracle(model, None, int(s.engine.get("batch_size", 32))))
+          if s.whitebox else "not run (--no-whitebox)")
     exp.save(folder, figures=False) if s.save_audio else None
     if not s.save_audio:
         (folder / "explanation.json").write_text(exp.to_json())
@@ -150,16 +157,57 @@ def run_job(job: Job, progress: Callable[[float, str], None] | None = None) -> d
         if base.quietest_stft is not None:
             write_wav(folder / "baseline_quietest_stft.wav", base.quietest_stft.wave,
                       model.sample_rate)
-    row = make_row(job, exp, base, model)
-    (folder / "baselines.json").write_text(json.dumps(_baselines_doc(exp, base), indent=1))
+        if not isinstance(wb, str):
+            for stem, f in _whitebox_waves(wb).items():
+                write_wav(folder / f"{stem}.wav", f.wave, model.sample_rate)
+    row = make_row(job, exp, base, model, wb)
+    (folder / "baselines.json").write_text(json.dumps(_baselines_doc(exp, base, wb), indent=1,
+                                                      allow_nan=False))
     (folder / "row.json").write_text(json.dumps(row, indent=1, allow_nan=False))
     return row
 
 
-def _baselines_doc(exp, base) -> dict:
+def _whitebox_waves(wb) -> dict:
+    """WAV stem -> white-box flip, for every white-box flip and saliency removal."""
+    out = {f"baseline_saliency_{f.n}": f for f in wb.saliency}
+    out.update({f"whitebox_flip_{f.n}": f for f in wb.flips})
+    if wb.quiet is not None:
+        out["whitebox_quiet"] = wb.quiet
+    if wb.stft is not None:
+        out["whitebox_stft"] = wb.stft
+    return out
+
+
+def _whitebox_doc(exp, wb) -> dict:
+    if isinstance(wb, str):
+        return {"skipped": wb}
+    hz = exp.sample_rate / exp.n_samples
+
+    def one(f, stem):
+        if f is None:
+            return None
+        d = {"method": f.method, "n": f.n, "gain": f.gain, "label": exp.labels[f.label],
+             "confidence": float(f.confidence), "flipped": bool(f.flipped),
+             "snr_db": _num(f.snr_db), "audio": f"{stem}.wav"}
+        if f.domain == "freq" and f.n <= 100:
+            d["bins"] = [int(b) for b in f.index]
+            d["hz"] = [float(b * hz) for b in f.index]
+        return d
+
+    return {"quiet": one(wb.quiet, "whitebox_quiet"), "stft": one(wb.stft, "whitebox_stft"),
+            "flips": [one(f, f"whitebox_flip_{f.n}") for f in wb.flips],
+            "saliency": [one(f, f"baseline_saliency_{f.n}") for f in wb.saliency],
+            "queries": wb.queries, "gradients": wb.gradients, "seconds": wb.seconds,
+            "notes": wb.notes,
+            "trace": [{**t, "snr_db": _num(t["snr_db"]), "tests": [list(x) for x in t["tests"]]}
+                      for t in wb.trace]}
+
+
+def _baselines_doc(exp, base, wb) -> dict:
     hz = exp.sample_rate / exp.n_samples
     gate = base.quietest_stft
     return {
+        "whitebox": _whitebox_doc(exp, wb),
         "quietest_stft": None if gate is None else {
             "n_cells": int(gate.index.shape[0]), "label": exp.labels[gate.label],
             "confidence": float(gate.confidence), "flipped": bool(gate.flipped),
@@ -179,7 +227,21 @@ def _baselines_doc(exp, base) -> dict:
     }
 
 
-def make_row(job: Job, exp, base, model) -> dict:
+def _flip_cols(row: dict, name: str, flip, computed: bool, size: str) -> None:
+    """``<name>_flip``, ``_snr``, ``_<size>``, ``_gain`` of one least-audible flip (None when
+    not computed; not flipped when computed and not found)."""
+    found = flip is not None and bool(flip.flipped)
+    row[f"{name}_flip"] = found if computed else None
+    row[f"{name}_snr"] = _num(flip.snr_db) if found else None
+    n = getattr(flip, "k", None)
+    row[f"{name}_{size}"] = (int(n) if n is not None else int(flip.n)) if found else None
+    row[f"{name}_gain"] = float(getattr(flip, "gain", 0.0)) if found else None
+
+
+_MISSING = object()
+
+
+def make_row(job: Job, exp, base, model, wb=None) -> dict:
     """The flat per-clip row (CSV columns; the JSON keeps the same keys)."""
     gate = base.quietest_stft
     d = exp.to_dict()
@@ -212,10 +274,21 @@ def make_row(job: Job, exp, base, model) -> dict:
     row["occlusion_band_hz_lo"] = base.occlusion_band[0] * hz
     row["occlusion_band_hz_hi"] = base.occlusion_band[1] * hz
     row["occlusion_band_flipped"] = base.occlusion_band_flipped
-    sf = d["stft_flip"]
-    row["stft_flip"] = bool(sf and sf["flipped"]) if job.settings.stft else None
-    row["stft_cells"] = sf["n_cells"] if sf else None
-    row["stft_snr"] = sf["snr_db"] if sf else None
+    done = wb is not None and not isinstance(wb, str)
+    for k in KS:
+        for name, flips in (("saliency", wb.saliency if done else []),
+                            ("whitebox", wb.flips if done else [])):
+            f = next((f for f in flips if f.n == k), None)
+            row[f"{name}_flip_{k}"] = None if f is None else bool(f.flipped)
+            row[f"{name}_snr_{k}"] = None if f is None else _num(f.snr_db)
+    _flip_cols(row, "whitebox_quiet", wb.quiet if done else None, done, "bins")
+    _flip_cols(row, "whitebox_stft", wb.stft if done else None, done and job.settings.stft, "cells")
+    row["whitebox_queries"] = wb.queries if done else None
+    row["whitebox_seconds"] = wb.seconds if done else None
+    # the engine's least audible flips (an engine without quiet_flip: not computed)
+    quiet = getattr(exp, "quiet_flip", _MISSING)
+    _flip_cols(row, "quiet", None if quiet is _MISSING else quiet, quiet is not _MISSING, "bins")
+    _flip_cols(row, "stft", exp.stft_flip, bool(job.settings.stft), "cells")
     row["quietest_stft_flip"] = bool(gate is not None and gate.flipped) if job.settings.stft else None
     row["quietest_stft_cells"] = int(gate.index.shape[0]) if gate is not None else None
     row["quietest_stft_snr"] = _num(gate.snr_db) if gate is not None else None
@@ -225,7 +298,12 @@ def make_row(job: Job, exp, base, model) -> dict:
         row[f"{name}_bins"] = s["n_bins"] if s else None
         row[f"{name}_fraction"] = s["fraction"] if s else None
         row[f"{name}_energy"] = s["energy_fraction"] if s else None
-    row["notes"] = "; ".join(f"{k}: {v}" for k, v in d["notes"].items())
+    notes = dict(d["notes"])
+    if isinstance(wb, str):
+        notes["whitebox"] = wb
+    elif done:
+        notes.update({f"whitebox {k}": v for k, v in wb.notes.items()})
+    row["notes"] = "; ".join(f"{k}: {v}" for k, v in notes.items())
     row["settings"] = _jsonable(job.settings.key())
     return row
 
