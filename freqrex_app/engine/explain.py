@@ -42,7 +42,6 @@ class EngineConfig:
     refine: int = 5                  #: top ranks chosen greedily by measured removal (0: off)
     quiet_share: float = 0.45        #: share of a bounded budget for the two least audible flips
     quiet_budget: int = 300          #: ... and the queries of each when the budget is unbounded
-    pool_db: float = 25.0            #: a tile louder than this (dB below the clip) never changes
     reserve: int = 200               #: queries kept back for sets and flips (bounded budgets)
     max_nodes: int = 2000            #: safety cap on nodes per iteration
 
@@ -215,7 +214,7 @@ class _Run:
         self._set_stage("flipping the top frequencies", 0.5, 0.55)
         self._attempt(exp, "flips", self._flips, exp, space, ranking, decision)
         self._set_stage("finding the least audible change", 0.55, 0.7)
-        quiet = dict(budget=quiet_budget, clip_scores=scores, pool_db=cfg.pool_db)
+        quiet = dict(budget=quiet_budget, clip_scores=scores)
         self._attempt(exp, "quiet_flip", self._quiet_flip, exp, space, decision, quiet)
         if self.stft:
             try:
@@ -338,8 +337,7 @@ class _Run:
 
 _VERIFY_LOUDEST = 8   # the loudest bins tested one by one beside the top-ranked ones
 _REFINE_POOL = 10     # the greedy refinement chooses among this many tested bins
-_NO_QUIET_FLIP = ("no change of the faint content (tiles at least pool_db below the clip) "
-                  "flipped the decision within the budget")
+_NO_QUIET_FLIP = "no change the search tried flipped the decision within the budget"
 
 
 class _NotFound(Exception):

@@ -35,7 +35,7 @@ from .oracle import BudgetExhausted, Oracle
 __all__ = ["QuietResult", "Tiling", "quiet_search", "mel_edges", "GAINS"]
 
 #: Attenuation gains tried for the flip (0 is removal).
-GAINS = (0.0, 0.3, 0.5, 0.7)
+GAINS = (0.0, 0.4, 0.6, 0.8)
 
 
 def mel_edges(n_bins: int, sample_rate: float, bin_hz: float, n_bands: int) -> np.ndarray:
@@ -239,15 +239,14 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
         k = _bracket(lambda k: flips(mask_of(k), 0.0), min(guess, flat.size), flat.size)
         if k is None:
             return result()
-        best = (mask_of(k), 0.0)
+        best, cost = (mask_of(k), 0.0), cum[k - 1]
         for gain in gains:
             limit = int(np.searchsorted(cum, cum[k - 1] / (1.0 - gain) ** 2))
             if gain <= 0.0 or limit <= k:
                 continue  # a gain pays only if a longer prefix, attenuated, removes less
             kg = _bracket(lambda j: flips(mask_of(j), gain), k, min(limit, flat.size))
-            if kg is not None and cum[kg - 1] * (1 - gain) ** 2 < cum[k - 1]:
-                best = (mask_of(kg), gain)
-                break  # the smallest gain that pays (a larger one rarely pays more)
+            if kg is not None and cum[kg - 1] * (1 - gain) ** 2 < cost:
+                best, cost = (mask_of(kg), gain), cum[kg - 1] * (1 - gain) ** 2
         # 3. backward elimination: put back the loudest groups the flip does not need
         mask, gain = best
         groups = np.unique(group_of[mask])
