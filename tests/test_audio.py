@@ -78,6 +78,9 @@ def test_round_trip_formats(tmp_path, ext):
         assert 0.3 < np.max(np.abs(a.samples)) < 0.7
     b = load_audio(str(path), SR, start=0.5, duration=1.0)  # str accepted, excerpt works too
     assert b.n_samples == SR and b.start == 0.5
+    assert len(b) == SR and np.asarray(b).shape == (SR,)  # SPEC section 7: it is the array
+    assert np.asarray(b).dtype == np.float32 and np.shares_memory(np.asarray(b), b.samples)
+    assert np.asarray(b, dtype=np.float64).dtype == np.float64 and float(np.mean(b)) == float(b.samples.mean())
 
 
 def test_mp3_seek_matches_full_decode(tmp_path):

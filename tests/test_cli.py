@@ -44,6 +44,22 @@ def test_explain_with_a_model_from_a_factory(clip, tmp_path):
     assert "explaining" in r.stderr  # the tqdm bar
 
 
+def test_contrast_names_the_foil_and_the_summary_leads_with_the_least_audible_change(clip, tmp_path):
+    out = tmp_path / "out"
+    r = freqrex("explain", str(clip), "--model", "planted:tone", "--budget", "300",
+                "--contrast", "no", "--no-figures", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = json.loads((out / "explanation.json").read_text())
+    assert d["contrast"] == "no" and d["label"] == "yes"
+    first = r.stdout.splitlines()
+    assert "and not no" in first[0] and "least audible change" in first[1]
+    for key in ("quiet_flip", "stft_flip"):  # each flip counts only when the foil wins
+        assert d[key] is None or d[key]["label"] == "no"
+    bad = freqrex("explain", str(clip), "--model", "planted:tone", "--contrast", "maybe",
+                  "--out", str(tmp_path / "o2"))
+    assert bad.returncode == 2 and "contrast label 'maybe'" in bad.stderr
+
+
 def test_python_m_is_the_same_command(clip, tmp_path):
     r = freqrex("explain", str(clip), "--model", "planted:tone", "--budget", "100", "--no-stft",
                 "--no-figures", "--out", str(tmp_path), module=True)
