@@ -133,7 +133,10 @@ def test_upload_explain_and_listen(server, driver):
     # the interactive figures (plotly) and the perturbation's PNG
     assert driver.find_elements(By.CSS_SELECTOR, PLOT.format("fig-spectrogram") + " .main-svg")
     img = driver.find_element(By.CSS_SELECTOR, "#fig-perturbation img")
-    assert driver.execute_script("return arguments[0].naturalWidth", img) > 400
+    driver.execute_script("arguments[0].scrollIntoView()", img)  # loaded when in view
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return arguments[0].naturalWidth", img) > 400)
+    driver.execute_script("window.scrollTo(0, 0)")
     assert "model calls" in driver.find_element(By.ID, "facts").text
     # players: the original and the perturbed clip, side by side
     for elem in ("player-original", "player-perturbed"):
@@ -166,7 +169,7 @@ def test_upload_explain_and_listen(server, driver):
                 driver.execute_script("arguments[0].click()", button)
         WebDriverWait(driver, 20).until(EC.visibility_of_element_located(
             (By.CSS_SELECTOR, selector)))
-    assert "musical range" in driver.find_element(By.ID, "notes-summary").text
+    assert "musical range" in driver.find_element(By.ID, "notes-summary").get_attribute("textContent")
     # downloads are offered
     assert ".zip" in driver.find_element(By.ID, "download-zip").text
     assert "explanation.json" in driver.find_element(By.ID, "download-json").text
