@@ -63,7 +63,8 @@ def test_the_explain_endpoint_is_named_and_documented(client):
     assert not params[0]["parameter_has_default"]
     assert all(p["parameter_has_default"] for p in params[1:])
     assert [p["parameter_name"] for p in params] == [
-        "audio", "model", "labels_view", "start", "duration", "budget", "seed", "stft"]
+        "audio", "model", "labels_view", "start", "duration", "budget", "seed", "stft",
+        "contrast", "compare_model"]
     assert len(endpoint["returns"]) == 3
     # the UI's own events are not part of the public API
     assert list(api["named_endpoints"]) == ["/explain"]
@@ -179,3 +180,83 @@ def test_bad_uploads_give_a_message_and_the_server_keeps_serving(client, tmp_pat
                                            budget=60, stft=False, api_name="/explain")
     assert explanation["queries"] <= 60 and explanation["stft_flip"] is None
     assert any(Path(f).name == "flip_1.wav" for f in files)
+
+
+def _wav(folder: Path, name: str) -> np.ndarray:
+    wave, _ = sf.read(folder / name, dtype="float32")
+    return wave
+
+
+@pytest.mark.slow
+def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(client, model,
+                                                                               tmp_path):
+    """"Why X and not Y", with a second model on the same 3 s excerpt: the page's headline
+    (rendered from the zip alone) names a label and an SNR that the zip's WAVs give again."""
+    import re
+
+    from freqrex_app import load_model
+    from freqrex_app.app.jobs import job_from_folder
+    from freqrex_app.app.listening import read_audible
+    from freqrex_app.app.render import compare_values, lead_md, sufficient_md
+    from freqrex_app.engine.manipulations import snr_db
+
+    first, _, _ = client.predict(handle_file(str(CLIP)), MODEL, start=2.0, duration=3.0,
+                                 budget=60, stft=False, api_name="/explain")
+    runner_up = next(lab for lab, _ in sorted(
+        ((lab, sc) for lab, sc in zip(model.labels, model.predict(
+            _excerpt(model)[None])[0])), key=lambda t: -t[1]) if lab != first["label"])
+    explanation, files, zip_path = client.predict(
+        handle_file(str(CLIP)), MODEL, start=2.0, duration=3.0, budget=150, seed=0,
+        contrast=runner_up, compare_model="msd-vgg", api_name="/explain")
+    assert explanation["contrast"] == runner_up
+    other = explanation["comparison"]
+    assert other["model"] == "msd-vgg" and other["duration"] == pytest.approx(3.0)
+    for d in (explanation, other):  # a flip counts only when the foil becomes the label
+        for f in d["flips"] + [d["quiet_flip"], d["stft_flip"]]:
+            if f and f["flipped"] and d["contrast"]:
+                assert f["label"] == d["contrast"]
+
+    out = tmp_path / "zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(out)
+    [folder] = list(out.iterdir())
+    assert (folder / "compare" / "explanation.json").is_file()
+    job = job_from_folder(folder)
+    assert job.compare is not None and job.compare.exp.model == "msd-vgg"
+    compare_values(job)  # the second column renders
+    models_by_id = {MODEL: model, "msd-vgg": load_model("msd-vgg", labels_view="genres")}
+    leads = 0
+    for j in (job, job.compare):
+        m = models_by_id[j.exp.model]
+        text = lead_md(j)
+        original = _wav(j.folder, "original.wav")
+        found = re.search(r"A change \*\*(\d+) dB below the music\*\* makes the model hear "
+                          r"\*\*([^*]+)\*\*.*?`(\w+)\.wav`.*?SNR ([\d.]+) dB", text, re.S)
+        if found is None:
+            assert "Nothing this budget tried" in text
+            continue
+        leads += 1
+        snr_round, label, name, snr = found.groups()
+        changed = _wav(j.folder, f"{name}.wav")
+        scores = np.asarray(m.predict(changed[None]))[0]
+        assert m.labels[int(scores.argmax())] == label
+        assert snr_db(original, changed) == pytest.approx(float(snr), abs=0.05)
+        assert abs(float(snr) - int(snr_round)) <= 0.5
+        # the third player: what was removed, amplified by the gain the page states
+        removed = read_audible(j.folder)[f"removed_{name}"]
+        gain_db = float(re.search(r"played at \*\*([+-]\d+) dB\*\*", text).group(1))
+        assert 20 * np.log10(removed.gain) == pytest.approx(gain_db, abs=0.5)
+        loud = _wav(j.folder, f"removed_{name}.wav")
+        assert np.max(np.abs(loud)) == pytest.approx(0.5, abs=1e-4)
+        np.testing.assert_allclose(loud / removed.gain, original - changed, atol=1e-5)
+    assert "sufficient" in sufficient_md(job).lower()
+
+
+def _excerpt(model):
+    from freqrex_app import load_audio
+
+    return np.asarray(load_audio(CLIP, sample_rate=model.sample_rate, start=2.0, duration=3.0))
+
+
+def test_an_unknown_foil_is_one_line(client):
+    _expect_error(client, CLIP, "not a label", contrast="polka-not-a-genre", duration=1.0)

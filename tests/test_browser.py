@@ -39,11 +39,12 @@ from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CLIP = ROOT / "assets" / "examples" / "metal.ogg"
+PLOT = "#{} .js-plotly-plot"  # a plotly figure drawn in a gr.Plot
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    limits = Limits(max_source_s=120.0, max_excerpt_s=10.0, default_excerpt_s=5.0,
+    limits = Limits(max_source_s=120.0, max_excerpt_s=10.0, default_excerpt_s=3.0,
                     max_budget=120, max_upload_mb=5.0, concurrency=1, queue_size=8,
                     cache=tmp_path_factory.mktemp("browser-cache"))
     url, demo = serve_in_thread(limits, warm=True)
@@ -118,26 +119,33 @@ def test_upload_explain_and_listen(server, driver):
 
     _click(driver, "explain-btn")
     WebDriverWait(driver, 240).until(EC.visibility_of_element_located(
-        (By.CSS_SELECTOR, "#fig-spectrogram img")))
+        (By.CSS_SELECTOR, PLOT.format("fig-spectrogram"))))
     time.sleep(2.0)
 
-    # the verdict, the scores and every figure
+    # the verdict, the lead (the least audible flip, in words, and its three players)
     headline = driver.find_element(By.ID, "headline").text
     assert "msd-musicnn" in headline and "hears" in headline
+    lead = driver.find_element(By.ID, "lead").text
+    assert "dB below the music makes the model hear" in lead or "Nothing this budget" in lead
+    for elem in ("lead-original", "lead-changed", "lead-removed", "suff-true", "suff-loud"):
+        assert driver.find_element(By.ID, elem).is_displayed(), elem
     assert driver.find_element(By.ID, "scores").text.strip()
-    for elem in ("fig-spectrogram", "fig-perturbation"):
-        img = driver.find_element(By.CSS_SELECTOR, f"#{elem} img")
-        assert img.get_attribute("src")
-        assert driver.execute_script("return arguments[0].naturalWidth", img) > 400, elem
+    # the interactive figures (plotly) and the perturbation's PNG
+    assert driver.find_elements(By.CSS_SELECTOR, PLOT.format("fig-spectrogram") + " .main-svg")
+    img = driver.find_element(By.CSS_SELECTOR, "#fig-perturbation img")
+    driver.execute_script("arguments[0].scrollIntoView()", img)  # loaded when in view
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return arguments[0].naturalWidth", img) > 400)
+    driver.execute_script("window.scrollTo(0, 0)")
     assert "model calls" in driver.find_element(By.ID, "facts").text
     # players: the original and the perturbed clip, side by side
     for elem in ("player-original", "player-perturbed"):
         box = driver.find_element(By.ID, elem)
         assert box.find_elements(By.CSS_SELECTOR, "audio, [data-testid='waveform-x'], #waveform, .waveform-container, button"), elem
     caption = driver.find_element(By.ID, "pert-caption").text
-    assert "Flip-1" in caption and "SNR" in caption
+    assert "SNR" in caption
     table = driver.find_element(By.ID, "pert-table").text
-    assert "Flip-5" in table and "STFT flip" in table
+    assert "Flip-5" in table and "STFT flip" in table and "Quiet flip" in table
     _shot(driver, "app-results", full=True)
 
     # another perturbation: the caption, the player and the figure follow
@@ -153,13 +161,15 @@ def test_upload_explain_and_listen(server, driver):
     _shot(driver, "app-perturbation")
 
     # the other figures, in their tabs
-    for tab, elem in (("Responsibility over frequency", "fig-responsibility"),
-                      ("Spectrum and sets", "fig-spectrum")):
+    for tab, selector in (("Responsibility over frequency", PLOT.format("fig-responsibility")),
+                          ("Notes and registers", PLOT.format("fig-notes")),
+                          ("Spectrum and sets", "#fig-spectrum img")):
         for button in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']"):
             if button.text.strip() == tab:
                 driver.execute_script("arguments[0].click()", button)
         WebDriverWait(driver, 20).until(EC.visibility_of_element_located(
-            (By.CSS_SELECTOR, f"#{elem} img")))
+            (By.CSS_SELECTOR, selector)))
+    assert "musical range" in driver.find_element(By.ID, "notes-summary").get_attribute("textContent")
     # downloads are offered
     assert ".zip" in driver.find_element(By.ID, "download-zip").text
     assert "explanation.json" in driver.find_element(By.ID, "download-json").text
@@ -199,7 +209,7 @@ def test_precomputed_example_is_instant(server, driver):
     t0 = time.time()
     _click(driver, f"example-{examples[0].stem}")
     WebDriverWait(driver, 90).until(EC.visibility_of_element_located(
-        (By.CSS_SELECTOR, "#fig-spectrogram img")))
+        (By.CSS_SELECTOR, PLOT.format("fig-spectrogram"))))
     assert examples[0].path.name in driver.find_element(By.ID, "headline").text
     _shot(driver, "app-example", full=True)
     assert time.time() - t0 < 90
@@ -225,7 +235,7 @@ def test_cancel_stops_the_job(server, driver, caplog):
         lambda d: any("cancelled" in r.getMessage() for r in caplog.records))
     time.sleep(1.0)
     assert driver.find_element(By.ID, "placeholder").is_displayed()
-    assert not driver.find_elements(By.CSS_SELECTOR, "#fig-spectrogram img")
+    assert not driver.find_elements(By.CSS_SELECTOR, PLOT.format("fig-spectrogram"))
 
 
 def test_record_from_the_microphone(server, driver):

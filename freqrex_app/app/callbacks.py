@@ -107,7 +107,7 @@ class Callbacks:
         return self.queue_status(request)
 
     def claim_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
-                  request: gr.Request):
+                  contrast, compare_model, request: gr.Request):
         """The API's validator (before its request joins the queue): one explanation per
         client session, refused at once with a clear line."""
         try:
@@ -115,8 +115,8 @@ class Callbacks:
                              _calls(budget, self.s), _duration(duration, self.s),
                              pending=self._pending)
         except Busy as exc:
-            return [gr.validate(False, str(exc))] + [gr.validate(True, "")] * 7
-        return [gr.validate(True, "")] * 8
+            return [gr.validate(False, str(exc))] + [gr.validate(True, "")] * 9
+        return [gr.validate(True, "")] * 10
 
     def queue_status(self, request: gr.Request):
         """The session's place in line and wait, or its progress (hidden when idle)."""
@@ -124,7 +124,7 @@ class Callbacks:
         return gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text))
 
     def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
-                   request: gr.Request, progress=gr.Progress()):
+                   foil, compare_model, request: gr.Request, progress=gr.Progress()):
         limits = self.s.limits
         session = _session(request)
         try:
@@ -139,7 +139,9 @@ class Callbacks:
                 job = run_job(audio, model_id, view, start=t0 or 0.0,
                               duration=dur or limits.default_excerpt_s,
                               budget=self.s.preset_calls(preset_name), seed=seed_v or 0,
-                              stft=bool(stft_v), limits=limits,
+                              stft=bool(stft_v), contrast=foil or None,
+                              compare_model=resolve_model_id(compare_model)
+                              if compare_model else None, limits=limits,
                               progress=lambda fr, msg: progress(fr, desc=msg),
                               cancelled=cancelled, on_queries=on_queries)
                 return model_id, job
@@ -165,9 +167,13 @@ class Callbacks:
         return [*render.result_values(job), estimate_now]
 
     def explain_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
-                    request: gr.Request, progress=gr.Progress()):
+                    contrast="", compare_model="", request: gr.Request = None,
+                    progress=gr.Progress()):
         """Explain an audio clip: returns the explanation JSON (SPEC section 5), its
-        files (explanation.json and every WAV) and a zip of all outputs."""
+        files (explanation.json and every WAV) and a zip of all outputs. ``contrast`` names a
+        foil ("why this label and not the foil?"); ``compare_model`` explains the same
+        excerpt with a second model too (its JSON under the key ``comparison``, its outputs in
+        the zip's ``compare/`` folder)."""
         s, limits = self.s, self.s.limits
         try:
             ticket = self._ticket(_session(request), str(model or s.default_model), budget,
@@ -185,7 +191,10 @@ class Callbacks:
                                duration=limits.default_excerpt_s if duration is None else duration,
                                budget=s.presets[s.default_preset] if budget is None else budget,
                                seed=0 if seed is None else seed,
-                               stft=True if stft is None else bool(stft), limits=limits,
+                               stft=True if stft is None else bool(stft),
+                               contrast=(contrast or "").strip() or None,
+                               compare_model=resolve_model_id(compare_model)
+                               if (compare_model or "").strip() else None, limits=limits,
                                progress=lambda fr, msg: progress(fr, desc=msg),
                                cancelled=cancelled, on_queries=on_queries)
 
@@ -200,7 +209,10 @@ class Callbacks:
                            ) from None
         files = [str(job.files["explanation"])] + [
             str(job.files[n]) for n in ("original", *PERTURBATION_NAMES) if n in job.files]
-        return job.exp.to_dict(), files, str(job.zip_path) if job.zip_path else None
+        d = job.exp.to_dict()
+        if job.compare is not None:
+            d["comparison"] = job.compare.exp.to_dict()
+        return d, files, str(job.zip_path) if job.zip_path else None
 
     def cancel_ui(self, request: gr.Request):
         """The Cancel button: the session's explanation stops, waiting or running."""
@@ -262,17 +274,21 @@ class Callbacks:
         value = "genres" if "genres" in views else views[0]
         return (gr.update(choices=views, value=value), render.model_md(model_id, value),
                 render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
-                                   self.s.limits))
+                                   self.s.limits),
+                gr.update(choices=render.foil_choices(model_id, value), value=""))
 
     def on_dropdown(self, model, dur, preset_name):
         # picking a built-in model clears the Hugging Face field (which would win)
         return (*self.on_model(model, "", dur, preset_name), "")
 
-    def on_view(self, model, hf_id, labels_view):
+    def on_view(self, model, hf_id, labels_view, foil):
         try:
-            return render.model_md(resolve_model_id(model, hf_id), labels_view)
+            model_id = resolve_model_id(model, hf_id)
         except JobError:
-            return ""
+            return "", gr.update()
+        choices = render.foil_choices(model_id, labels_view)
+        keep = foil if foil in [v for _, v in choices] else ""
+        return render.model_md(model_id, labels_view), gr.update(choices=choices, value=keep)
 
     def on_estimate(self, model, hf_id, dur, preset_name):
         try:

@@ -28,7 +28,7 @@ log = logging.getLogger("freqrex.app")
 __all__ = ["JobError", "Cancelled", "Job", "run_job", "prepare_job", "load_model_cached",
            "resolve_model_id", "PERTURBATION_NAMES", "perturbation_info", "load_excerpt",
            "cleanup_jobs", "hf_available", "model_views", "SpeedMeter", "SPEED", "GuardedModel",
-           "remember", "recall", "job_from_folder"]
+           "remember", "recall", "job_from_folder", "COMPARE_DIR"]
 
 #: Display names of the perturbations, in the order of the buttons.
 PERTURBATION_NAMES: dict[str, str] = {
@@ -37,8 +37,11 @@ PERTURBATION_NAMES: dict[str, str] = {
     "necessary_removed": "Necessary removed",
     "complete": "Complete",
     **{f"flip_{k}": f"Flip-{k}" for k in range(1, 6)},
+    "quiet_flip": "Quiet flip",
     "stft_flip": "STFT flip",
 }
+#: The subfolder of a job that holds the explanation of the model it is compared with.
+COMPARE_DIR = "compare"
 
 
 class JobError(Exception):
@@ -232,6 +235,12 @@ def _publish(job: Job) -> Job:
     job.files = {k: moved(v) for k, v in job.files.items()}
     job.zip_path = moved(job.zip_path)
     job.folder = final
+    if job.compare is not None:
+        sub = final / COMPARE_DIR
+        job.compare.files = {k: None if v is None else sub / Path(v).name
+                             for k, v in job.compare.files.items()}
+        job.compare.zip_path = None
+        job.compare.folder = sub
     return job
 
 
@@ -275,6 +284,8 @@ class Job:
     model_id: str = ""
     wall_seconds: float = 0.0
     precomputed: bool = False
+    #: the same excerpt explained by a second model (its folder: ``folder / COMPARE_DIR``)
+    compare: "Job | None" = None
 
     def perturbation_png(self, name: str) -> Path | None:
         p = self.files.get(f"perturbation_{name}")
@@ -330,9 +341,16 @@ def job_from_folder(folder: Path) -> Job:
     files.update({f"figure_{n}": folder / f for n, f in FIGURE_FILES.items()
                   if (folder / f).is_file()})
     files.update({p.stem: p for p in folder.glob("perturbation_*.png")})
+    files.update({p.stem: p for p in folder.glob("removed_*.wav")})
+    for name in ("sufficient_loud", "listening"):
+        found = [p for p in folder.glob(f"{name}.*") if p.suffix in (".wav", ".json")]
+        if found:
+            files[name] = found[0]
     zips = sorted(folder.glob("*.zip"))
+    other = folder / COMPARE_DIR
+    compare = job_from_folder(other) if (other / "explanation.json").is_file() else None
     return Job(exp=exp, folder=folder, files=files, zip_path=zips[0] if zips else None,
-               model_id=exp.model)
+               model_id=exp.model, compare=compare)
 
 
 def load_excerpt(path: str | None, sample_rate: int, start: float, duration: float,
@@ -367,17 +385,19 @@ def load_excerpt(path: str | None, sample_rate: int, start: float, duration: flo
 
 def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: float = 0.0,
             duration: float = 10.0, budget: int = 1000, seed: int = 0, stft: bool = True,
+            contrast: str | None = None, compare_model: str | None = None,
             limits: Limits, progress: Callable[[float, str], None] | None = None,
             cancelled: Callable[[], bool] | None = None,
             on_queries: Callable[[int], None] | None = None) -> Job:
     """Explain an excerpt and write every output (see :func:`prepare_job`).
 
+    ``contrast`` names a foil ("why this label and not the foil?"). ``compare_model`` explains
+    the same excerpt with a second model, with the same budget and seed (and the foil, when
+    that model has it); its outputs go to the job's ``compare/`` folder and into the zip.
+
     ``cancelled`` is asked before every model call (each about half a second, see
     :class:`GuardedModel`) and between the files; when it says True the job raises
     :class:`Cancelled` and leaves nothing on disk. A job's folder appears only complete."""
-    from ..engine import explain
-    from ..engine.oracle import ModelError
-
     t0 = time.perf_counter()
     should_stop = cancelled or (lambda: False)
     try:
@@ -396,45 +416,106 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
     if labels_view not in views:
         raise JobError(f"model {model_id} has no labels view {labels_view!r}; "
                        f"choose one of: {', '.join(views)}")
-    model = load_model_cached(model_id, labels_view)
-    audio = load_excerpt(audio_path, model.sample_rate, start, duration, limits)
-    guarded = GuardedModel(model, should_stop, on_queries=on_queries,
-                           seconds_per_wave=SPEED.seconds_per_wave(model_id, audio.duration))
+    contrast = (contrast or "").strip() or None
+    compare_model = (compare_model or "").strip() or None
+    if compare_model == model_id:
+        compare_model = None
+    n_runs = 2 if compare_model else 1
+    done = [0]
 
     def on_progress(fraction: float, message: str) -> None:
         if should_stop():
             raise Cancelled()
         if progress is not None:
-            progress(0.9 * fraction, message)
+            prefix = f"{'first' if done[0] == 0 else 'second'} model: " if n_runs == 2 else ""
+            progress(0.9 * (done[0] + fraction) / n_runs, prefix + message)
 
-    if should_stop():
-        raise Cancelled()
-    try:
-        exp = explain(audio, guarded, budget=budget, seed=seed, stft=bool(stft),
-                      progress=on_progress)
-    except ModelError as exc:
-        raise JobError(f"the model failed: {one_line(exc)}") from exc
-    except ValueError as exc:
-        raise JobError(one_line(exc)) from exc
+    def queries(base: int):
+        return None if on_queries is None else (lambda n: on_queries(base + n))
+
+    exp, seconds = _explain(audio_path, model_id, labels_view, start, duration, budget, seed,
+                            stft, contrast, limits, should_stop, on_progress, queries(0))
+    other, notes = None, {}
+    if compare_model:
+        done[0] = 1
+        other_views = model_views(compare_model)
+        view = labels_view if labels_view in other_views else (
+            "genres" if "genres" in other_views else other_views[0])
+        other_model = load_model_cached(compare_model, view)
+        foil = contrast if contrast in other_model.labels else None
+        if contrast and foil is None:
+            notes["compare_contrast"] = (f"{compare_model} has no label {contrast!r}: it is "
+                                         "explained without a foil")
+        try:
+            other, _ = _explain(audio_path, compare_model, view, start, duration, budget, seed,
+                                stft, foil, limits, should_stop, on_progress,
+                                queries(exp.queries))
+        except JobError as exc:
+            if "already hears" not in str(exc):
+                raise
+            notes["compare_contrast"] = f"{compare_model}: {exc}; explained without a foil"
+            other, _ = _explain(audio_path, compare_model, view, start, duration, budget, seed,
+                                stft, None, limits, should_stop, on_progress,
+                                queries(exp.queries))
     if progress is not None:
         progress(0.92, "drawing the figures and writing the sounds")
     folder = _partial_job_dir(limits)
     try:
-        job = _publish(prepare_job(exp, folder, model_id=model_id, cancelled=should_stop))
+        compare = None
+        if other is not None:
+            compare = prepare_job(other, folder / COMPARE_DIR, model_id=compare_model,
+                                  cancelled=should_stop, zip_it=False)
+        job = prepare_job(exp, folder, model_id=model_id, cancelled=should_stop,
+                          compare=compare)
+        job.notes.update(notes)
+        job = _publish(job)
     except BaseException:  # cancelled, or the disk failed: nothing half-written stays
         shutil.rmtree(folder, ignore_errors=True)
         raise
     job.wall_seconds = time.perf_counter() - t0
-    SPEED.update(model_id, exp.predict_seconds, exp.queries, audio.duration, job.wall_seconds)
+    SPEED.update(model_id, exp.predict_seconds, exp.queries, exp.audio.duration,
+                 seconds + (job.wall_seconds - seconds) / n_runs)
+    if other is not None:
+        SPEED.update(compare_model, other.predict_seconds, other.queries, other.audio.duration)
     return job
 
 
+def _explain(audio_path, model_id, labels_view, start, duration, budget, seed, stft, contrast,
+             limits, should_stop, on_progress, on_queries):
+    """One explanation of the excerpt by one model (and the seconds it took)."""
+    from ..engine import explain
+    from ..engine.oracle import ModelError
+
+    t0 = time.perf_counter()
+    model = load_model_cached(model_id, labels_view)
+    if contrast is not None and contrast not in model.labels:
+        raise JobError(f"{contrast!r} is not a label of {model_id} in the {labels_view} view; "
+                       "choose a foil from its labels")
+    audio = load_excerpt(audio_path, model.sample_rate, start, duration, limits)
+    guarded = GuardedModel(model, should_stop, on_queries=on_queries,
+                           seconds_per_wave=SPEED.seconds_per_wave(model_id, audio.duration))
+    if should_stop():
+        raise Cancelled()
+    try:
+        exp = explain(audio, guarded, budget=budget, seed=seed, stft=bool(stft),
+                      contrast=contrast, progress=on_progress)
+    except ModelError as exc:
+        raise JobError(f"the model failed: {one_line(exc)}") from exc
+    except ValueError as exc:
+        raise JobError(one_line(exc)) from exc
+    return exp, time.perf_counter() - t0
+
+
 def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = None,
-                cancelled: Callable[[], bool] | None = None) -> Job:
-    """Write ``exp`` into ``folder`` (JSON, sets, WAVs, figures), draw each perturbation and zip
-    it all. A rendering that fails is noted; the rest is kept. ``cancelled`` is asked between
-    the steps (:class:`Cancelled`; the caller removes the folder)."""
+                cancelled: Callable[[], bool] | None = None, compare: "Job | None" = None,
+                zip_it: bool = True) -> Job:
+    """Write ``exp`` into ``folder`` (JSON, sets, WAVs, figures), the amplified sounds
+    (:func:`~freqrex_app.app.listening.write_audible`), draw each perturbation and zip it all,
+    with ``compare``'s folder (a subfolder) inside. A rendering that fails is noted; the rest
+    is kept. ``cancelled`` is asked between the steps (:class:`Cancelled`; the caller removes
+    the folder)."""
     from .. import plots
+    from .listening import write_audible
 
     def check() -> None:
         if cancelled is not None and cancelled():
@@ -449,6 +530,12 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
         log.exception("saving the explanation failed")
         notes["save"] = f"some outputs could not be written: {one_line(exc)}"
         files = {p.stem: p for p in folder.iterdir() if p.is_file()}
+    check()
+    try:
+        files.update(write_audible(exp, folder))
+    except Exception as exc:
+        log.exception("writing the amplified sounds failed")
+        notes["audible"] = f"could not write the amplified sounds: {one_line(exc)}"
     waves = exp.waves()
     for name in PERTURBATION_NAMES:
         if name not in waves:
@@ -464,18 +551,19 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
             notes[f"figure_perturbation_{name}"] = f"could not draw {path.name}: {one_line(exc)}"
     check()
     stem = stem or _stem(exp)
-    zip_path = folder / f"freqrex-{stem}.zip"
+    zip_path = folder / f"freqrex-{stem}.zip" if zip_it else None
     try:
-        with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for p in sorted(folder.iterdir()):
-                if p.is_file() and p != zip_path:
-                    zf.write(p, arcname=f"freqrex-{stem}/{p.name}")
+        if zip_path is not None:
+            with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for p in sorted(folder.rglob("*")):
+                    if p.is_file() and p.suffix != ".zip":
+                        zf.write(p, arcname=f"freqrex-{stem}/{p.relative_to(folder).as_posix()}")
     except Exception as exc:
         log.exception("zip failed")
         notes["zip"] = f"could not write the zip: {one_line(exc)}"
         zip_path = None
     return Job(exp=exp, folder=folder, files=files, zip_path=zip_path, notes=notes,
-               model_id=model_id or exp.model)
+               model_id=model_id or exp.model, compare=compare)
 
 
 def _stem(exp) -> str:
@@ -517,9 +605,15 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
         k = int(name.split("_")[1])
         f = next(f for f in exp.flips if f.k == k)
         label, conf, size, unit = labels[f.label], f.confidence, len(f.index), "bins removed"
+    elif name == "quiet_flip":
+        f = exp.quiet_flip
+        label, conf, size = labels[f.label], f.confidence, len(f.index)
+        unit = "bins removed" if f.gain == 0 else f"bins attenuated (× {f.gain:g})"
     else:
         f = exp.stft_flip
-        label, conf, size, unit = labels[f.label], f.confidence, len(f.index), "STFT cells removed"
+        label, conf, size = labels[f.label], f.confidence, len(f.index)
+        unit = ("STFT cells removed" if f.gain == 0
+                else f"STFT cells attenuated (× {f.gain:g})")
     if size == 1:
         unit = unit.replace("bins", "bin").replace("cells", "cell")
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from .jobs import PERTURBATION_NAMES, hf_available
-from .render import PERTURBATION_KEYS, RESULT_KEYS, credits_md, estimate_md, model_md
+from .render import (PERTURBATION_KEYS, RESULT_KEYS, credits_md, estimate_md, foil_choices,
+                     model_md)
 from .settings import AppSettings
 
 __all__ = ["Layout", "CSS", "THEME"]
@@ -49,8 +50,9 @@ HOW = """
 the label: how few other bins must go before removing it changes the label. **S** is the
 smallest set of top bins that alone keeps the label; **SN** also changes the label when
 removed; **complete** adds **A** to restore the original confidence. **Flip-k** removes the
-top *k* bins; the **STFT flip** removes the fewest time-frequency cells, the quietest
-cells of the most responsible regions first, so that the change is as quiet as it can be.
+top *k* bins. The **quiet flip** (frequency bins) and the **STFT flip** (time-frequency
+cells) are the least audible changes found that flip the label: the most faint content the
+model depends on, removed or attenuated. SNR: how far below the music the change is (dB).
 <span class="fx-legend"><span style="background:#f28c28;color:white">S</span>
 <span style="background:#f6c700">SN</span><span style="background:#d62828;color:white">A</span></span>
 """
@@ -66,6 +68,8 @@ class Layout:
         default_views, default_view = s.default_views, s.default_view
         self.job_state = gr.State(None, time_to_live=int(limits.job_ttl_s))  # the job's folder
         gr.HTML(INTRO)
+        if s.hub_problems:  # allow-listed Hub models that did not load, one line each
+            gr.Markdown("\n".join(f"- ⚠ {p}" for p in s.hub_problems), elem_id="hub-problems")
         with gr.Row(equal_height=False):
             # ---------------------------------------------------------------- inputs
             with gr.Column(scale=4, min_width=360):
@@ -96,6 +100,16 @@ class Layout:
                                                 elem_id="model", scale=3)
                     self.view = gr.Radio(default_views, value=default_view, label="labels view",
                                          elem_id="labels-view", scale=2)
+                with gr.Row():
+                    self.foil = gr.Dropdown(foil_choices(default_model, default_view), value="",
+                                            label="why this label and not… (a foil)",
+                                            elem_id="foil", scale=3,
+                                            info="optional: flips count only when the foil "
+                                                 "becomes the label")
+                    self.compare_dd = gr.Dropdown([("(none)", "")] + list(model_ids), value="",
+                                                  label="compare with a second model",
+                                                  elem_id="compare-model", scale=2,
+                                                  info="the same excerpt, budget and seed")
                 self.preset = gr.Radio([(f"{name} · {calls:,} calls", name)
                                         for name, calls in presets.items()],
                                        value=s.default_preset, label="budget (model calls)",
@@ -140,21 +154,61 @@ class Layout:
                     'original</li></ol></div>', elem_id="placeholder")
                 with gr.Column(visible=False, elem_id="results") as self.results:
                     self.headline = gr.HTML(elem_id="headline")
+                    # the least audible flip: in words, then original / changed / removed
+                    self.lead_md = gr.Markdown(elem_id="lead")
+                    with gr.Row():
+                        self.lead_orig = gr.Audio(type="filepath", label="original",
+                                                  interactive=False, elem_id="lead-original",
+                                                  buttons=["download"])
+                        self.lead_changed = gr.Audio(type="filepath", label="changed",
+                                                     interactive=False, elem_id="lead-changed",
+                                                     buttons=["download"])
+                        self.lead_removed = gr.Audio(type="filepath", label="what was removed",
+                                                     interactive=False, elem_id="lead-removed",
+                                                     buttons=["download"])
+                    self.suff_md = gr.Markdown(elem_id="sufficient-lead")
+                    with gr.Row():
+                        self.suff_player = gr.Audio(type="filepath",
+                                                    label="sufficient set, at the true level",
+                                                    interactive=False, elem_id="suff-true",
+                                                    buttons=["download"])
+                        self.suff_loud = gr.Audio(type="filepath", label="sufficient set, amplified",
+                                                  interactive=False, elem_id="suff-loud",
+                                                  buttons=["download"])
+                    with gr.Column(visible=False, elem_id="comparison") as self.compare_col:
+                        gr.Markdown("### The second model on the same excerpt")
+                        self.compare_head = gr.HTML(elem_id="compare-headline")
+                        self.compare_lead = gr.Markdown(elem_id="compare-lead")
+                        with gr.Row():
+                            self.compare_changed = gr.Audio(type="filepath", label="changed",
+                                                            interactive=False,
+                                                            elem_id="compare-changed",
+                                                            buttons=["download"])
+                            self.compare_removed = gr.Audio(type="filepath",
+                                                            label="what was removed",
+                                                            interactive=False,
+                                                            elem_id="compare-removed",
+                                                            buttons=["download"])
+                        self.compare_plot = gr.Plot(label="its responsibility spectrogram",
+                                                    elem_id="compare-spectrogram")
+                        self.compare_df = gr.Dataframe(
+                            headers=["perturbation", "size", "label", "confidence", "SNR (dB)",
+                                     "outcome"], interactive=False,
+                            label="its perturbations", elem_id="compare-table")
                     with gr.Row(equal_height=False):
                         self.scores = gr.Label(num_top_classes=5, label="top scores", scale=2,
                                                elem_id="scores")
                         self.facts = gr.Markdown(elem_id="facts")
-                    self.spectro_img = gr.Image(type="filepath", format="png",
-                                                label="Responsibility spectrogram (heat over the "
-                                                      "sound; frequency responsibility alongside)",
-                                                interactive=False, elem_id="fig-spectrogram",
-                                                buttons=["download", "fullscreen"])
+                    self.spectro_plot = gr.Plot(label="Responsibility spectrogram on the mel "
+                                                      "scale (zoom and hover)",
+                                                elem_id="fig-spectrogram")
                     with gr.Tabs():
                         with gr.Tab("Responsibility over frequency"):
-                            self.resp_img = gr.Image(type="filepath", format="png",
-                                                     show_label=False, interactive=False,
-                                                     elem_id="fig-responsibility",
-                                                     buttons=["download", "fullscreen"])
+                            self.freq_plot = gr.Plot(show_label=False,
+                                                     elem_id="fig-responsibility")
+                        with gr.Tab("Notes and registers"):
+                            self.notes_plot = gr.Plot(show_label=False, elem_id="fig-notes")
+                            self.notes_text = gr.Markdown(elem_id="notes-summary")
                         with gr.Tab("Spectrum and sets"):
                             self.spectrum_img = gr.Image(type="filepath", format="png",
                                                          show_label=False, interactive=False,
@@ -208,6 +262,8 @@ class Layout:
             self.api_budget = gr.Number(presets[s.default_preset], precision=0, label="budget")
             self.api_seed = gr.Number(0, precision=0, label="seed")
             self.api_stft = gr.Checkbox(True, label="stft")
+            self.api_contrast = gr.Textbox("", label="contrast")
+            self.api_compare = gr.Textbox("", label="compare_model")
             self.api_json = gr.JSON(label="explanation")
             self.api_files = gr.File(file_count="multiple", label="files")
             self.api_zip = gr.File(label="zip")
@@ -233,12 +289,13 @@ class Layout:
     @property
     def explain_inputs(self) -> list:
         return [self.audio_in, self.model_dd, self.hf_box, self.view, self.start, self.duration,
-                self.preset, self.seed, self.stft]
+                self.preset, self.seed, self.stft, self.foil, self.compare_dd]
 
     @property
     def api_inputs(self) -> list:
         return [self.api_audio, self.api_model, self.api_view, self.api_start,
-                self.api_duration, self.api_budget, self.api_seed, self.api_stft]
+                self.api_duration, self.api_budget, self.api_seed, self.api_stft,
+                self.api_contrast, self.api_compare]
 
     @property
     def api_outputs(self) -> list:

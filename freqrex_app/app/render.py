@@ -12,20 +12,30 @@ import gradio as gr
 
 from .format import fmt_seconds, fmt_snr, pct
 from .jobs import PERTURBATION_NAMES, SPEED, Job, perturbation_info, remember
+from .listening import FEW_TONES, lead_flip, read_audible
 from .limits import Limits
 
 log = logging.getLogger("freqrex.app")
 
-__all__ = ["RESULT_KEYS", "result_values", "perturbation_values", "headline_html", "facts_md",
-           "labels_md", "estimate_md", "perturbation_md", "notes_md", "top_scores",
+__all__ = ["RESULT_KEYS", "LEAD_KEYS", "FIGURE_KEYS", "COMPARE_KEYS", "lead_md", "sufficient_md",
+           "lead_values", "figure_values", "compare_values", "result_values", "perturbation_values", "headline_html", "facts_md",
+           "labels_md", "estimate_md", "foil_choices", "perturbation_md", "notes_md", "top_scores",
            "perturbation_rows", "sets_rows", "json_for_view", "model_md", "credits_md"]
 
+#: The lead of the page (:func:`lead_values`): the least audible flip and the sufficient set.
+LEAD_KEYS = ("lead_md", "lead_orig", "lead_changed", "lead_removed", "suff_md", "suff_player",
+             "suff_loud")
+#: The interactive figures and the notes summary (:func:`figure_values`).
+FIGURE_KEYS = ("spectro_plot", "freq_plot", "notes_plot", "notes_text")
+#: The second model's column (:func:`compare_values`).
+COMPARE_KEYS = ("compare_col", "compare_head", "compare_lead", "compare_changed",
+                "compare_removed", "compare_plot", "compare_df")
 #: The result components, in the order of :func:`result_values`; the perturbation buttons
 #: (one per ``PERTURBATION_NAMES``) follow them.
-RESULT_KEYS = ("placeholder", "results", "headline", "scores", "facts", "spectro_img",
-               "resp_img", "spectrum_img", "sets_df", "wave_img", "pert_df", "json_file",
-               "zip_file", "json_view", "notes", "pert_md", "orig_player", "pert_player",
-               "pert_img", "job_state")
+RESULT_KEYS = ("placeholder", "results", "headline", *LEAD_KEYS, "scores", "facts",
+               *FIGURE_KEYS, "spectrum_img", "sets_df", "wave_img", "pert_df", "json_file",
+               "zip_file", "json_view", "notes", *COMPARE_KEYS, "pert_md", "orig_player",
+               "pert_player", "pert_img", "job_state")
 #: What :func:`perturbation_values` fills.
 PERTURBATION_KEYS = ("pert_md", "orig_player", "pert_player", "pert_img")
 
@@ -37,14 +47,72 @@ def headline_html(job: Job) -> str:
     exp = job.exp
     src = Path(exp.audio.source).name if exp.audio.source else "clip"
     start, end = exp.audio.start, exp.audio.start + exp.audio.duration
+    foil = (f' <span class="fx-conf">and not</span> <span class="fx-label">'
+            f'{html.escape(exp.contrast)}</span>' if exp.contrast else "")
     return (
         '<div class="fx-headline">'
         f'<div class="fx-verdict"><span class="fx-model">{html.escape(exp.model)}</span> hears '
         f'<span class="fx-label">{html.escape(exp.label)}</span> '
-        f'<span class="fx-conf">{exp.confidence:.0%}</span></div>'
+        f'<span class="fx-conf">{exp.confidence:.0%}</span>{foil}</div>'
         f'<div class="fx-sub">{html.escape(src)} · {start:.1f}–{end:.1f} s · labels view '
         f'<b>{html.escape(exp.labels_view)}</b> ({len(exp.labels)} labels)</div></div>'
     )
+
+
+def lead_md(job: Job) -> str:
+    """The least audible verified flip in words a visitor reads ("a change 47 dB below the
+    music makes the model hear ambient"), with what it changed and the files that show it."""
+    exp = job.exp
+    lead = lead_flip(exp)
+    if lead is None:
+        reasons = "; ".join(f"{k.replace('_', ' ')}: {exp.notes[k]}"
+                            for k in ("quiet_flip", "stft_flip") if exp.notes.get(k))
+        return (f"### Nothing this budget tried changes what the model hears\n"
+                f"**{html.escape(exp.label)}** held against every flip"
+                + (f" ({html.escape(reasons)})" if reasons else "") +
+                ". A larger budget searches further.")
+    info = perturbation_info(exp, lead.name) or {}
+    instead = (f" instead of {html.escape(exp.label)}" if exp.contrast is None
+               else f" and not {html.escape(exp.label)}")
+    audible = ("you will hardly hear it" if lead.snr_db >= 35 else
+               "quiet, but you may hear it" if lead.snr_db >= 20 else "clearly audible")
+    gains = read_audible(job.folder)
+    removed = gains.get(f"removed_{lead.name}")
+    loud = (f" The third player is what was removed, played at **{removed.gain_db:+.0f} dB** "
+            f"(× {removed.gain:,.3g}, normalised to a peak of 0.5) so that you can hear it."
+            if removed is not None else "")
+    return (f"### A change **{lead.snr_db:.0f} dB below the music** makes the model hear "
+            f"**{html.escape(lead.label)}**{instead}\n"
+            f"{PERTURBATION_NAMES[lead.name]}: {info.get('size', lead.k):,} "
+            f"{info.get('unit', lead.unit)} ({audible}). Verified: the changed clip "
+            f"(`{lead.name}.wav` in the zip) classifies as **{html.escape(lead.label)}** "
+            f"({lead.confidence:.0%}); SNR {lead.snr_db:.1f} dB. The first two players are at "
+            f"the level the model heard (never normalised).{loud}")
+
+
+def sufficient_md(job: Job) -> str:
+    """The sufficient set in words: "all the model needs to still hear metal: these 6 tones"."""
+    from ..plots._common import hz_to_note
+
+    exp = job.exp
+    s = exp.sufficient
+    if s is None:
+        return (f"No small set of frequencies alone keeps **{html.escape(exp.label)}** "
+                f"({html.escape(exp.notes.get('sufficient', 'not found'))}).")
+    n = len(s.index)
+    gains = read_audible(job.folder).get("sufficient_loud")
+    loud = (f" The second player is the same sound at **{gains.gain_db:+.0f} dB** "
+            f"(× {gains.gain:,.3g}, normalised to a peak of 0.5)." if gains is not None else "")
+    if n <= FEW_TONES:
+        hz = sorted(float(h) for h in exp.hz(s.index))
+        tones = ", ".join(f"{h:,.1f} Hz ({hz_to_note(h)})" for h in hz)
+        what = f"these {n} tone{'s' if n != 1 else ''}: {tones}"
+    else:
+        what = (f"these {n:,} of {exp.n_bins:,} frequencies ({pct(n / exp.n_bins)} of them, "
+                f"{pct(exp.energy_fraction(s.index))} of the energy)")
+    return (f"**All the model needs to still hear {html.escape(exp.labels[s.label])}:** {what}. "
+            f"Verified: `sufficient.wav` classifies as {html.escape(exp.labels[s.label])} "
+            f"({s.confidence:.0%}).{loud}")
 
 
 def top_scores(job: Job, n: int = 5) -> dict[str, float]:
@@ -110,6 +178,21 @@ def notes_md(job: Job) -> str:
         return ""
     items = "\n".join(f"- **{html.escape(k)}**: {html.escape(str(v))}" for k, v in notes.items())
     return f"<details><summary>Notes ({len(notes)})</summary>\n\n{items}\n</details>"
+
+
+def foil_choices(model_id: str, labels_view: str) -> list[tuple[str, str]]:
+    """The foils a visitor can pick: none, or a label of the model in ``labels_view``
+    (built-in models, without loading weights)."""
+    from .. import models
+
+    labels: list[str] = []
+    try:
+        if model_id in models.list_models():
+            info = models.model_info(model_id)
+            labels = list(info["views"].get(labels_view, info["labels"]))
+    except Exception:
+        labels = []
+    return [("(none: the runner-up)", "")] + [(lab, lab) for lab in labels]
 
 
 def model_md(model_id: str, labels_view: str) -> str:
@@ -195,6 +278,64 @@ def perturbation_values(job: Job, name: str) -> list[Any]:
             str(wav) if wav is not None else None, str(png) if png else None]
 
 
+def _path(job: Job, key: str) -> str | None:
+    p = job.files.get(key)
+    return str(p) if p is not None and Path(p).exists() else None
+
+
+def lead_values(job: Job) -> list[Any]:
+    """``LEAD_KEYS``: the lead flip's text and its three players (original, changed, what was
+    removed, amplified), the sufficient set's text and its two players."""
+    lead = lead_flip(job.exp)
+    gains = read_audible(job.folder)
+    removed = gains.get(f"removed_{lead.name}") if lead else None
+    loud = gains.get("sufficient_loud")
+    return [lead_md(job), _path(job, "original"),
+            gr.update(value=_path(job, lead.name) if lead else None,
+                      label=f"changed: the model hears {lead.label}" if lead else "changed"),
+            gr.update(value=removed.file if removed else None,
+                      label=(f"what was removed, {removed.gain_db:+.0f} dB" if removed
+                             else "what was removed")),
+            sufficient_md(job), _path(job, "sufficient"),
+            gr.update(value=loud.file if loud else None,
+                      label=f"sufficient set, {loud.gain_db:+.0f} dB" if loud
+                      else "sufficient set, amplified")]
+
+
+def figure_values(job: Job) -> list[Any]:
+    """``FIGURE_KEYS``: the interactive spectrogram, frequency and notes figures (plotly) and
+    the notes summary."""
+    from ..plots.grid import mel_grid
+    from ..plots.interactive import frequency_figure, notes_figure, spectrogram_figure
+    from ..plots.notes import notes_markdown, summarise_notes
+
+    exp = job.exp
+    summary = summarise_notes(exp)
+    return [spectrogram_figure(exp, grid=mel_grid(exp)), frequency_figure(exp),
+            notes_figure(summary), notes_markdown(summary)]
+
+
+def compare_values(job: Job) -> list[Any]:
+    """``COMPARE_KEYS``: the second model's column (hidden when there is none)."""
+    other = job.compare
+    if other is None:
+        return [gr.update(visible=False), "", "", None, None, None, []]
+    from ..plots.grid import mel_grid
+    from ..plots.interactive import spectrogram_figure
+
+    lead = lead_flip(other.exp)
+    removed = read_audible(other.folder).get(f"removed_{lead.name}") if lead else None
+    return [gr.update(visible=True), headline_html(other), lead_md(other),
+            gr.update(value=_path(other, lead.name) if lead else None,
+                      label=f"{other.exp.model}: changed, hears {lead.label}" if lead
+                      else f"{other.exp.model}: changed"),
+            gr.update(value=removed.file if removed else None,
+                      label=(f"{other.exp.model}: what was removed, {removed.gain_db:+.0f} dB"
+                             if removed else "what was removed")),
+            spectrogram_figure(other.exp, grid=mel_grid(other.exp)),
+            perturbation_rows(other.exp)]
+
+
 def result_values(job: Job) -> list[Any]:
     """Every result component (``RESULT_KEYS``, then the perturbation buttons) for ``job``.
     A piece that fails to render is noted and left empty; the rest is shown."""
@@ -216,19 +357,24 @@ def result_values(job: Job) -> list[Any]:
             return default
 
     waves = exp.waves()
-    first = next((n for n in ("flip_1", *names) if n in waves), None)
+    lead = lead_flip(exp)
+    first = next((n for n in (lead.name if lead else "flip_1", "flip_1", *names) if n in waves),
+                 None)
     pert = safe("perturbation", lambda: perturbation_values(job, first)) if first else None
     pert = pert or ["", path("original"), None, None]
     values = [gr.update(visible=False), gr.update(visible=True),
               safe("headline", lambda: headline_html(job), ""),
+              *(safe("lead", lambda: lead_values(job)) or [""] + [None] * 6),
               safe("scores", lambda: top_scores(job), {}),
               safe("facts", lambda: facts_md(job), ""),
-              path("figure_responsibility_spectrogram"),
-              path("figure_responsibility"), path("figure_spectrum_sets"),
+              *(safe("figures", lambda: figure_values(job)) or [None] * 3 + [""]),
+              path("figure_spectrum_sets"),
               safe("sets", lambda: sets_rows(exp), []), path("figure_waveform"),
               safe("perturbations", lambda: perturbation_rows(exp), []),
               path("explanation"), str(job.zip_path) if job.zip_path else None,
-              safe("json", lambda: json_for_view(exp.to_dict()), {})]
-    return [*values, notes_md(job), *pert, remember(job),
+              safe("json", lambda: json_for_view(exp.to_dict()), {}), notes_md(job),
+              *(safe("comparison", lambda: compare_values(job))
+                or [gr.update(visible=False), "", "", None, None, None, []])]
+    return [*values, *pert, remember(job),
             *[gr.update(interactive=n in waves, variant="primary" if n == first
                         else "secondary") for n in names]]

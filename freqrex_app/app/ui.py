@@ -41,7 +41,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         explain_evt = claim.success(
             cb.explain_ui, ui.explain_inputs, [*results, ui.estimate], **private,
             concurrency_id=EXPLAIN, concurrency_limit=limits.concurrency,
-            show_progress="full", show_progress_on=[ui.placeholder, ui.headline, ui.spectro_img])
+            show_progress="full", show_progress_on=[ui.placeholder, ui.headline, ui.spectro_plot])
         ui.queue_timer.tick(cb.queue_status, None, status, queue=False, **private,
                             show_progress="hidden")
         ui.cancel_btn.click(cb.cancel_ui, None, [ui.queue_md], cancels=[explain_evt],
@@ -52,10 +52,11 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
                                      ui.perturbation_outputs, **private, concurrency_limit=8,
                                      show_progress="minimal")
         ui.model_dd.input(cb.on_dropdown, [ui.model_dd, ui.duration, ui.preset],
-                          [ui.view, ui.model_md, ui.estimate, ui.hf_box], **private)
+                          [ui.view, ui.model_md, ui.estimate, ui.foil, ui.hf_box], **private)
         ui.hf_box.submit(cb.on_model, [ui.model_dd, ui.hf_box, ui.duration, ui.preset],
-                         [ui.view, ui.model_md, ui.estimate], **private)
-        ui.view.change(cb.on_view, [ui.model_dd, ui.hf_box, ui.view], [ui.model_md], **private)
+                         [ui.view, ui.model_md, ui.estimate, ui.foil], **private)
+        ui.view.change(cb.on_view, [ui.model_dd, ui.hf_box, ui.view, ui.foil],
+                       [ui.model_md, ui.foil], **private)
         for comp in (ui.preset, ui.duration):
             comp.change(cb.on_estimate, [ui.model_dd, ui.hf_box, ui.duration, ui.preset],
                         [ui.estimate], **private, show_progress="hidden")

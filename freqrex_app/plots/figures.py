@@ -32,7 +32,8 @@ PERTURBATIONS = {
     "complete": "Complete (SN + A) kept",
     **{f"flip_{k}": f"Flip-{k}: the top {k} frequenc{'y' if k == 1 else 'ies'} removed"
        for k in range(1, 6)},
-    "stft_flip": "STFT flip: the fewest time-frequency cells removed",
+    "quiet_flip": "Quiet flip: the least audible change of frequency bins that flips",
+    "stft_flip": "STFT flip: the least audible change of time-frequency cells that flips",
 }
 
 _HEAT = LinearSegmentedColormap.from_list(
@@ -436,6 +437,8 @@ def _outcome(exp, name: str) -> str:
             return f"{labels[flip.label]} ({flip.confidence:.0%})"
     if name == "stft_flip" and exp.stft_flip is not None:
         return f"{labels[exp.stft_flip.label]} ({exp.stft_flip.confidence:.0%})"
+    if name == "quiet_flip" and exp.quiet_flip is not None:
+        return f"{labels[exp.quiet_flip.label]} ({exp.quiet_flip.confidence:.0%})"
     if name == "original":
         return f"{exp.label} ({exp.confidence:.0%})"
     return "?"
