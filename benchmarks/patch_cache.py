@@ -209,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                 full = explain(model, x, args.budget, args.seed, hook=False)
                 cached = explain(model, x, args.budget, args.seed, hook=True)
                 exp_rows.append((model_id, d, cached, full, same(cached["exp"], full["exp"])))
-                print(f"{model_id} {d:.0f}s explain: cached {cached['wall']:.1f} s, full {full['wall']:.1f} s",
-                      file=sys.stderr, flush=True)
+                print(f"{model_id} {d:.0f}s explain: cached {cached['wall']:.1f} s "
+                      f"({cached['predict']:.1f} in predict), full {full['wall']:.1f} s ({full['predict']:.1f}); "
+                      f"identical: {exp_rows[-1][4]}; cached stages (queries, patch evaluations): "
+                      f"{cached['stages']}", file=sys.stderr, flush=True)
 
     print(f"\n{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; view "
