@@ -1,7 +1,13 @@
-"""The oracle: classifies waveforms in batches, counts model queries and enforces the budget."""
+"""The oracle: classifies waveforms in batches, counts model queries and enforces the budget.
+
+When the model declares the patch hook (``models.patches``), the oracle computes only the
+patches whose samples it has not seen in this explanation (a :class:`PatchCache`); otherwise
+it calls ``predict`` on every waveform, as before. Either way one query is one waveform.
+"""
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -9,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..models.base import Classifier
+from ..models.patches import PatchCache, has_patches
 
 __all__ = ["Oracle", "Outcomes", "BudgetExhausted", "ModelError"]
 
@@ -38,11 +45,17 @@ class Outcomes:
 class Oracle:
     """Wraps a classifier: batched ``predict``, a query counter, the budget, time inside predict.
 
-    One query is one waveform classified. ``on_query`` is called with the total after every call.
+    One query is one waveform classified, whether its patches were computed or found in the
+    cache. ``on_query`` is called with the total after every call. ``predict_seconds`` is the
+    time spent computing scores: inside ``predict``, or for a patch-scored model the whole
+    cache path (hashing, look-ups and ``predict_patches``). ``patch_cache``: ``None`` (the
+    default) uses a :class:`PatchCache` when the model has the hook, ``False`` never does.
+    ``patches`` is that cache (``None`` without one); its counters say how many patches were
+    asked for and how many computed.
     """
 
     def __init__(self, model: Classifier, budget: int | None = None, batch_size: int = 32,
-                 on_query: ProgressFn | None = None):
+                 on_query: ProgressFn | None = None, patch_cache: bool | None = None):
         if budget is not None and budget < 1:
             raise ValueError(f"budget must be a positive number of model queries, got {budget}")
         if batch_size < 1:
@@ -55,6 +68,9 @@ class Oracle:
         self.calls = 0
         self.predict_seconds = 0.0
         self.n_labels = len(model.labels)
+        if patch_cache is None:
+            patch_cache = has_patches(model) and os.environ.get("FREQREX_PATCH_CACHE", "1") != "0"
+        self.patches: PatchCache | None = PatchCache(model) if patch_cache else None
 
     @property
     def left(self) -> float:
@@ -84,7 +100,10 @@ class Oracle:
 
     def _predict(self, batch: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
-        scores = self.model.predict(np.ascontiguousarray(batch))
+        if self.patches is not None:
+            scores = self.patches.predict(batch)
+        else:
+            scores = self.model.predict(np.ascontiguousarray(batch))
         self.predict_seconds += time.perf_counter() - t0
         scores = np.asarray(scores, dtype=np.float64)
         if scores.shape != (batch.shape[0], self.n_labels):

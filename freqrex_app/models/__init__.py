@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .base import Classifier, LabelsView, check_classifier, load_factory, restrict_labels
+from .patches import PatchCache, PatchScored, has_patches, without_patches
 
 __all__ = [
     "Classifier",
@@ -21,6 +22,10 @@ __all__ = [
     "restrict_labels",
     "load_factory",
     "check_classifier",
+    "PatchScored",
+    "PatchCache",
+    "has_patches",
+    "without_patches",
     "DEFAULT_MODEL",
     "list_models",
     "load_model",

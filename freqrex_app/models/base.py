@@ -1,7 +1,10 @@
 """The classifier contract (SPEC section 6) and labels views.
 
 Any object with ``name``, ``sample_rate``, ``labels`` and ``predict(waves) -> scores`` is a
-classifier: the engine accepts it, whether it is built in or not.
+classifier: the engine accepts it, whether it is built in or not. A classifier whose scores
+are the mean of independent per-window scores may also declare ``patch_spans`` and
+``predict_patches`` (the patch hook, ``models.patches``), so that the engine recomputes only
+the windows whose samples a mutant changed.
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import importlib
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from .patches import has_patches
 
 __all__ = ["Classifier", "LabelsView", "restrict_labels", "load_factory", "check_classifier"]
 
@@ -18,7 +23,8 @@ class Classifier(Protocol):
     """An audio classifier the engine can explain.
 
     ``predict`` takes float32 waves ``[B, N]`` at ``sample_rate`` and returns scores
-    ``[B, len(labels)]`` in ``[0, 1]``.
+    ``[B, len(labels)]`` in ``[0, 1]``. Optional: the patch hook ``patch_spans(n_samples)``
+    and ``predict_patches(waves, which)`` (``models.patches.PatchScored``).
     """
 
     name: str
@@ -32,6 +38,8 @@ class LabelsView:
     """A classifier restricted to a subset of its labels (the *active* labels).
 
     The classification is the top-1 over the view; scores keep the base model's values.
+    The view has the patch hook exactly when the base model has it (the view's columns of the
+    base's patch scores).
     """
 
     def __init__(self, model: Classifier, labels: Sequence[str], view: str):
@@ -45,6 +53,9 @@ class LabelsView:
         self.labels_view = view
         self.labels = list(labels)
         self._columns = np.array([index[label] for label in labels], dtype=np.int64)
+        if has_patches(model):
+            self.patch_spans = model.patch_spans
+            self.predict_patches = self._predict_patches
 
     @property
     def name(self) -> str:
@@ -57,8 +68,11 @@ class LabelsView:
     def predict(self, waves: np.ndarray) -> np.ndarray:
         return np.asarray(self.base.predict(waves))[:, self._columns]
 
+    def _predict_patches(self, waves: np.ndarray, which: np.ndarray) -> np.ndarray:
+        return np.asarray(self.base.predict_patches(waves, which))[:, self._columns]
+
     def __getattr__(self, attr: str) -> Any:  # description, device, ... of the base model
-        if attr == "base":
+        if attr in ("base", "patch_spans", "predict_patches"):  # the hook only as set in __init__
             raise AttributeError(attr)
         return getattr(self.base, attr)
 

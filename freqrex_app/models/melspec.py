@@ -6,6 +6,15 @@ power 2, Slaney mel scale and norm), then ``log10(10000 x + 1)``, and cuts the r
 non-overlapping patches of 187 frames (3 s). musicnn's own extractor casts the mel power to
 float16 before the log, which overflows to ``inf`` on loud music; here the log is taken in
 float32 (as ``log1p(10000 x) / ln 10``, the same function, more accurate near 0).
+
+Each patch depends on an exact span of samples: patch ``p`` holds the centred frames
+``187 p .. 187 p + 186``, and centred frame ``t`` covers samples ``[256 t - 256, 256 t + 256)``
+(zero beyond the clip) with a periodic Hann window whose first weight is 0, so patch ``p``
+depends on samples ``[47872 p - 255, 47872 (p + 1))`` clipped to the clip (``patch_span``;
+patch 0 from sample 0): 48,127 samples, 255 shared with each neighbour. The log-mel of one
+patch is computed from its 48,128-sample *segment* alone (``segments``: zeros where the span
+leaves the clip and under the window's zero weight, then ``LogMel(center=False)``), frame
+for frame the same arithmetic as the whole clip's centred STFT.
 """
 from __future__ import annotations
 
@@ -22,10 +31,14 @@ __all__ = [
     "N_MELS",
     "PATCH_FRAMES",
     "MIN_SAMPLES",
+    "PATCH_STRIDE",
+    "SEGMENT",
     "LogMel",
     "mel_filterbank",
     "n_frames",
     "n_patches",
+    "patch_span",
+    "segments",
     "to_patches",
 ]
 
@@ -37,6 +50,10 @@ N_MELS = 96
 PATCH_FRAMES = 187
 #: The fewest samples that give one full patch (centred frames: ``1 + N // HOP``).
 MIN_SAMPLES = (PATCH_FRAMES - 1) * HOP
+#: Samples between the starts of consecutive patches (187 frames of 256 samples).
+PATCH_STRIDE = PATCH_FRAMES * HOP
+#: Samples one patch depends on: 187 frames of 512 samples, 256 apart.
+SEGMENT = (PATCH_FRAMES - 1) * HOP + N_FFT
 
 
 def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
@@ -56,16 +73,39 @@ def n_patches(n_samples: int) -> int:
     return max(1, (n_frames(n_samples) - PATCH_FRAMES) // PATCH_FRAMES + 1)
 
 
+def patch_span(p: int, n_samples: int) -> tuple[int, int]:
+    """Samples ``[lo, hi)`` of a clip of ``n_samples`` that patch ``p``'s log-mel depends on."""
+    start = p * PATCH_STRIDE - N_FFT // 2  # the first sample of the patch's first frame,
+    return max(0, start + 1), min(n_samples, start + SEGMENT)  # where the Hann window is 0
+
+
+def segments(waves: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The ``SEGMENT``-sample input of each patch ``which[k] = (row, p)`` of ``waves [B, N]``:
+    ``[K, SEGMENT]`` float32, the clip's samples of ``patch_span(p, N)`` and zeros elsewhere
+    (the centred STFT's padding, the padding of a short clip, the window's zero weight)."""
+    n = waves.shape[1]
+    out = np.zeros((len(which), SEGMENT), dtype=np.float32)
+    for k, (row, p) in enumerate(np.asarray(which, dtype=np.int64).reshape(-1, 2)):
+        lo, hi = patch_span(int(p), n)
+        at = lo - (int(p) * PATCH_STRIDE - N_FFT // 2)
+        out[k, at : at + hi - lo] = waves[row, lo:hi]
+    return out
+
+
 class LogMel(nn.Module):
     """Batched waves ``[B, N]`` (float32, 16 kHz) -> log-mel ``[B, T, 96]`` as musicnn defines it.
 
-    The window and the mel filterbank are buffers built once.
+    ``center=True``: musicnn's centred frames (``1 + N // 256``); ``center=False``: frames
+    that start at sample 0 (``1 + (N - 512) // 256``), for a patch's segment. The window and
+    the mel filterbank are buffers built once.
     """
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, hop: int = HOP, n_mels: int = N_MELS):
+    def __init__(self, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, hop: int = HOP, n_mels: int = N_MELS,
+                 center: bool = True):
         super().__init__()
         self.n_fft = n_fft
         self.hop = hop
+        self.center = center
         self.register_buffer("window", torch.hann_window(n_fft, periodic=True, dtype=torch.float32), persistent=False)
         fb = torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels))
         self.register_buffer("mel_fb", fb, persistent=False)
@@ -77,7 +117,7 @@ class LogMel(nn.Module):
             n_fft=self.n_fft,
             hop_length=self.hop,
             window=self.window,
-            center=True,
+            center=self.center,
             pad_mode="constant",
             return_complex=True,
         )  # [B, F, T]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .melspec import MIN_SAMPLES, PATCH_FRAMES, SAMPLE_RATE, LogMel, n_patches, to_patches
+from .melspec import SAMPLE_RATE, LogMel, n_patches, patch_span, segments
 from .musicnn import build_network
 
 __all__ = ["MusicnnTagger", "pretrained_dir", "weights_info", "load_musicnn", "resolve_device", "GENRES", "BUILTIN"]
@@ -105,7 +105,10 @@ class MusicnnTagger:
     non-overlapping 3 s patches of 187 frames (the tail that does not fill a patch is dropped,
     as musicnn does), and the sigmoid tag scores are averaged over the patches. A wave shorter
     than one patch (``MIN_SAMPLES`` = 47,616 samples, ~2.98 s) is zero-padded to one patch.
-    Patches run through the network in chunks of ``max_patches`` (CPU: 4, faster than larger
+    Each patch's log-mel comes from the 48,128 samples it depends on (``melspec.segments``),
+    which is what lets the engine's patch cache (``models.patches``) recompute only the
+    patches whose samples changed (``patch_spans`` / ``predict_patches``). Patches run
+    through the network in chunks of ``max_patches`` (CPU: 4, faster than larger
     chunks as the activations stay in cache; CUDA: 256), which also bounds memory. ``dtype``
     ``"bfloat16"`` runs the network under autocast (the log-mel stays float32).
     """
@@ -131,7 +134,7 @@ class MusicnnTagger:
         cuda = self.device.type == "cuda"
         self.max_patches = int(max_patches or (256 if cuda else 4))  # small chunks stay in cache on CPU
         self.net = _load_network(model_id, str(self.device))
-        self.frontend = LogMel().to(self.device)
+        self.frontend = LogMel(center=False).to(self.device)
         if cuda:
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
@@ -145,33 +148,47 @@ class MusicnnTagger:
                 return torch.sigmoid(self.net(patches).float())
         return torch.sigmoid(self.net(patches))
 
+    def patch_spans(self, n_samples: int) -> list[tuple[int, int]]:
+        """The patch hook (``models.patches``): samples ``[lo, hi)`` each 3 s patch depends on.
+
+        ``predict`` is the mean of the patch scores; a clip shorter than one patch has one patch
+        over all of it (the rest is zero padding)."""
+        return [patch_span(p, n_samples) for p in range(n_patches(n_samples))]
+
+    def predict_patches(self, waves: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """Sigmoid scores ``[K, n_tags]`` of the patches ``which[k] = (row, p)`` of ``waves [B, N]``.
+
+        Each patch's log-mel is computed from its own segment (``melspec.segments``) and the
+        network runs over chunks of ``max_patches`` patches."""
+        x = _as_waves(waves)
+        which = np.asarray(which, dtype=np.int64).reshape(-1, 2)
+        out = np.empty((len(which), len(self.labels)), dtype=np.float32)
+        step = self.max_patches
+        with torch.inference_mode():
+            for lo in range(0, len(which), step):
+                seg = torch.from_numpy(segments(x, which[lo : lo + step])).to(self.device)
+                out[lo : lo + len(seg)] = self._network(self.frontend(seg)).float().cpu().numpy()
+        return out
+
     def patch_scores(self, waves: np.ndarray) -> np.ndarray:
         """Sigmoid scores per patch ``[B, P, n_tags]`` (the musicnn taggram)."""
-        x = np.asarray(waves, dtype=np.float32)
-        if x.ndim == 1:
-            x = x[None]
-        if x.ndim != 2:
-            raise ValueError(f"waves must be [B, N], got shape {x.shape}")
-        if x.shape[1] < MIN_SAMPLES:
-            x = np.pad(x, ((0, 0), (0, MIN_SAMPLES - x.shape[1])))
-        b, n = x.shape
-        per_wave = n_patches(n)
-        waves_per_chunk = max(1, self.max_patches // per_wave)
-        out = np.empty((b, per_wave, len(self.labels)), dtype=np.float32)
-        with torch.inference_mode():
-            for i in range(0, b, waves_per_chunk):
-                chunk = torch.from_numpy(np.ascontiguousarray(x[i : i + waves_per_chunk])).to(self.device)
-                patches = to_patches(self.frontend(chunk), PATCH_FRAMES)  # [b, P, 187, 96]
-                flat = patches.reshape(-1, PATCH_FRAMES, patches.shape[-1])
-                scores = torch.cat(
-                    [self._network(flat[j : j + self.max_patches]) for j in range(0, len(flat), self.max_patches)]
-                )
-                out[i : i + len(chunk)] = scores.reshape(len(chunk), per_wave, -1).float().cpu().numpy()
-        return out
+        x = _as_waves(waves)
+        b, per_wave = x.shape[0], n_patches(x.shape[1])
+        which = np.stack(np.meshgrid(np.arange(b), np.arange(per_wave), indexing="ij"), -1)
+        return self.predict_patches(x, which.reshape(-1, 2)).reshape(b, per_wave, -1)
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
         """Tag scores ``[B, 50]`` in [0, 1] (float32), averaged over the 3 s patches of each wave."""
         return self.patch_scores(waves).mean(axis=1, dtype=np.float32)
+
+
+def _as_waves(waves: np.ndarray) -> np.ndarray:
+    x = np.asarray(waves, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if x.ndim != 2:
+        raise ValueError(f"waves must be [B, N], got shape {x.shape}")
+    return x
 
 
 def load_musicnn(model_id: str, device: str | None = None, dtype: str = "float32") -> MusicnnTagger:
