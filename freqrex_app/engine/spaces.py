@@ -124,7 +124,9 @@ class StftSpace:
         at = (torch.arange(self.shape[1]) * self.hop)[None, :] + torch.arange(self.n_fft)[:, None]
         env.index_add_(0, at.reshape(-1), (self._window ** 2)[:, None].expand_as(at).reshape(-1))
         self._envelope = env[self.n_fft // 2:self.n_fft // 2 + self.n_samples].clamp_min(1e-11)
-        self._full = self._istft(self.stft)  # the unmodified reconstruction
+        # a removal is x - keep(cells) by linearity: istft(stft(x)) is x to float precision,
+        # and using x's own samples leaves every untouched sample (and model patch) as it was
+        self._full = self.wave
 
     def hz(self, freq_bins: np.ndarray | int) -> np.ndarray:
         return np.asarray(freq_bins) * self.sample_rate / self.n_fft
