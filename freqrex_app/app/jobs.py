@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .format import one_line
+from ..models.patches import has_patches
 from .limits import Limits
 
 log = logging.getLogger("freqrex.app")
@@ -176,6 +177,9 @@ class GuardedModel:
         self.max_piece = int(max_piece)
         self.queries = 0
         self.name, self.sample_rate, self.labels = model.name, model.sample_rate, model.labels
+        if has_patches(model):  # the engine's patch cache calls these: guard them too
+            self.patch_spans = model.patch_spans
+            self.predict_patches = self._predict_patches
 
     def __getattr__(self, name: str):  # everything else is the model's
         return getattr(self._model, name)
@@ -184,6 +188,29 @@ class GuardedModel:
     def piece(self) -> int:
         """Waveforms per model call now (from the measured time per waveform)."""
         return int(max(1, min(self.max_piece, self.target_s // self._per_wave)))
+
+    def _predict_patches(self, waves, which):
+        """The model's ``predict_patches`` in pieces, asking ``should_stop`` before each; the
+        waveforms of ``which`` count as classified once their patches are computed."""
+        import numpy as np
+
+        which = np.asarray(which)
+        if len(which) == 0:
+            return self._model.predict_patches(waves, which)
+        out, lo, seen = [], 0, set()
+        step = max(1, self.piece)  # a patch costs at most a waveform
+        while lo < len(which):
+            if self._should_stop():
+                raise Cancelled()
+            part = which[lo:lo + step]
+            out.append(np.asarray(self._model.predict_patches(waves, part)))
+            lo += len(part)
+            fresh = set(part[:, 0].tolist()) - seen
+            seen |= fresh
+            self.queries += len(fresh)
+            if fresh and self._on_queries is not None:
+                self._on_queries(self.queries)
+        return out[0] if len(out) == 1 else np.concatenate(out, axis=0)
 
     def predict(self, waves):
         import numpy as np
