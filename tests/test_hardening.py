@@ -280,7 +280,7 @@ def test_security_settings_of_the_served_app(server, client):
     # a path on the server is not an input: only uploads are read
     r = httpx.post(server.url + "gradio_api/call/explain", timeout=30, json={"data": [
         {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, MODEL, "auto", 0, 3,
-        50, 0, False]})
+        50, 0, False, "", ""]})  # every input, as raw HTTP needs (contrast, compare_model: none)
     # (refused before it queues: the endpoint's validator reads its inputs as the job would)
     assert r.status_code == 400 and "not uploaded by a user" in r.text, r.text
     assert "root:" not in r.text

@@ -124,7 +124,8 @@ class Callbacks:
         return gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text))
 
     def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
-                   foil, compare_model, request: gr.Request, progress=gr.Progress()):
+                   foil=None, compare_model=None, request: gr.Request = None,
+                   progress=gr.Progress()):
         limits = self.s.limits
         session = _session(request)
         try:
