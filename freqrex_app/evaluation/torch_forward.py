@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.base import LabelsView
-from ..models.melspec import MIN_SAMPLES, PATCH_FRAMES, to_patches
+from ..models.melspec import MIN_SAMPLES, PATCH_FRAMES, LogMel, to_patches
 from ..models.taggers import MusicnnTagger
 
 __all__ = ["TorchForward", "torch_forward", "model_device"]
@@ -40,7 +40,9 @@ def _same(t: torch.Tensor) -> torch.Tensor:
 
 
 def _musicnn(tagger: MusicnnTagger) -> TorchForward:
-    frontend, net = tagger.frontend, tagger.net
+    # the whole clip's centred log-mel (the tagger's own front-end works patch by patch,
+    # on each patch's segment: the same values, frame for frame)
+    frontend, net = LogMel(center=True).to(tagger.device), tagger.net
 
     def forward(waves: torch.Tensor) -> torch.Tensor:
         if waves.shape[1] < MIN_SAMPLES:
