@@ -251,6 +251,10 @@ def _finish(
         raise AudioError(f"the excerpt is silent (peak {peak:.2g}, below {SILENCE_PEAK:g}); pick another start")
     if rate == target:
         return np.ascontiguousarray(core, dtype=np.float32)
+    n_out = int(round(count * target / rate))
+    if n_out < 1:
+        raise AudioError(f"{what} is too short: {count} samples at {rate} Hz are no sample at "
+                         f"{target} Hz")
     # margins may hold non-finite values outside the excerpt: silence them before filtering
     if not np.all(np.isfinite(mono)):
         mono = np.where(np.isfinite(mono), mono, 0.0).astype(np.float32)
@@ -258,7 +262,6 @@ def _finish(
 
     out = soxr.resample(np.ascontiguousarray(mono, dtype=np.float32), rate, target, quality=_RESAMPLE_QUALITY)
     offset = (pre * target) // rate  # exact: pre is a multiple of rate / gcd
-    n_out = int(round(count * target / rate))
     out = out[offset : offset + n_out]
     if out.shape[0] < n_out:  # soxr may round the length down by a sample
         out = np.pad(out, (0, n_out - out.shape[0]))
