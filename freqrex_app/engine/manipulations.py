@@ -65,6 +65,6 @@ def least_audible_flip(space, oracle: Oracle, decision: Decision, *, budget: flo
     if found.index is None:
         return None, found.drop_map
     index = found.index[np.argsort(-space.magnitude.ravel()[found.index], kind="stable")]
-    flip = Flip(int(index.shape[0]), index, found.label, found.confidence, True, found.snr_db,
-                found.wave, found.gain)
+    flip = Flip(int(index.shape[0]), index, found.label, found.confidence, True,
+                snr_db(space.wave, found.wave), found.wave, found.gain)
     return flip, found.drop_map

@@ -104,7 +104,6 @@ class QuietResult:
     gain: float = 0.0
     label: int = -1
     confidence: float = 0.0
-    snr_db: float = float("nan")
     wave: np.ndarray | None = field(default=None, repr=False)
 
 
@@ -267,10 +266,8 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
     label, conf, scores = oracle.classify_one(final)
     if not decision.changed(scores)[0]:
         return result()
-    noise = np.sum((space.wave.astype(np.float64) - final) ** 2)
-    snr = 10.0 * np.log10(np.sum(space.wave.astype(np.float64) ** 2) / max(noise, 1e-300))
     return result(index=index, gain=float(gain), label=int(label), confidence=float(conf),
-                  snr_db=float(snr), wave=final)
+                  wave=final)
 
 
 def _bracket(test, guess: int, hi: int, rel: float = 0.03) -> int | None:
