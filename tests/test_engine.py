@@ -332,6 +332,64 @@ def test_progress_is_monotone_and_can_cancel():
     assert model.waves < 400
 
 
+def test_partial_shows_the_map_growing_then_each_stage_and_spends_no_query():
+    x = tone_clip(tones=((440, 0.2), (1000, 0.3), (2500, 0.3)))
+    seen, calls = [], []
+    model = Planted("any", (440.0, 1000.0))
+
+    def partial(exp):
+        seen.append(exp)
+        calls.append(model.waves)
+
+    exp = fx.explain(x, model, budget=1000, seed=7, partial=partial)
+    plain_model = Planted("any", (440.0, 1000.0))
+    plain = fx.explain(x, plain_model, budget=1000, seed=7)
+    # it spends no model call and changes nothing
+    assert model.waves == plain_model.waves == exp.queries == plain.queries
+    np.testing.assert_array_equal(exp.responsibility, plain.responsibility)
+    np.testing.assert_array_equal(exp.ranking, plain.ranking)
+    timing = ("seconds", "predict_seconds")
+    assert ({k: v for k, v in exp.to_dict().items() if k not in timing}
+            == {k: v for k, v in plain.to_dict().items() if k not in timing})
+
+    # during the search: the map as it stands, growing, before the flips and the sets
+    searching = [p for p in seen if not p.flips]
+    assert len(searching) >= 3 and all(a is b for a, b in zip(seen, searching))
+    totals = [float(p.responsibility.sum()) for p in searching]
+    assert totals == sorted(totals) and 0 < totals[0] < totals[-1]
+    assert all(p.quiet_flip is None and p.stft_flip is None and p.sufficient is None
+               for p in searching)
+    assert all(p.ranking.shape == p.responsibility.shape == exp.responsibility.shape
+               for p in searching)
+    assert searching[0].queries < exp.queries
+    # what each saw is what the model had been asked so far
+    assert [p.queries for p in seen] == calls == sorted(calls)
+
+    # then one call after each later stage: flip-k, the quiet flip, the STFT flip, the sets
+    later = seen[len(searching):]
+    assert len(later) == 4
+    assert [f.k for f in later[0].flips] == [1, 2, 3, 4, 5] and later[0].quiet_flip is None
+    assert later[1].quiet_flip is not None and later[1].stft_responsibility is None
+    assert later[2].stft_responsibility is not None and later[2].sufficient is None
+    np.testing.assert_array_equal(later[3].sufficient.index, exp.sufficient.index)
+    assert later[3].to_dict()["flips"] == exp.to_dict()["flips"]
+
+
+@pytest.mark.parametrize("when", ["searching", "flipped"])
+def test_partial_may_raise_to_cancel(when):
+    class Stop(Exception):
+        pass
+
+    def partial(exp):
+        if when == "searching" and exp.queries > 60 or when == "flipped" and exp.flips:
+            raise Stop
+
+    model = Planted("one")
+    with pytest.raises(Stop):
+        fx.explain(tone_clip(), model, budget=400, partial=partial)
+    assert 60 < model.waves < 400
+
+
 # -- bad input -------------------------------------------------------------------------------------
 
 def test_bad_inputs_give_clear_errors():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,8 @@ __all__ = ["EngineConfig", "FreqReX", "explain", "rank"]
 
 #: ``progress(fraction in [0, 1], message)``; it may raise to cancel the explanation.
 ProgressFn = Callable[[float, str], None]
+#: ``partial(explanation so far)``: a copy as it stands; it may raise to cancel, like progress.
+PartialFn = Callable[[Explanation], None]
 
 
 @dataclass
@@ -98,38 +100,47 @@ class FreqReX:
 
     def attribute(self, audio: Audio | np.ndarray | str | Path, *, budget: int | None = None,
                   seed: int = 0, stft: bool = True, contrast: str | None = None,
-                  progress: ProgressFn | None = None) -> Explanation:
+                  progress: ProgressFn | None = None,
+                  partial: PartialFn | None = None) -> Explanation:
         """Explain the model's top-1 label for ``audio``. See :func:`explain`."""
         labels = list(self.model.labels)
         if contrast is not None and contrast not in labels:
             raise ValueError(f"contrast label {contrast!r} is not one of the model's labels: "
                              + ", ".join(labels))
-        return _Run(self.model, self.config, budget, seed, stft, contrast, progress).run(
-            _as_audio(audio, self.model.sample_rate))
+        return _Run(self.model, self.config, budget, seed, stft, contrast, progress,
+                    partial).run(_as_audio(audio, self.model.sample_rate))
 
 
 def explain(audio: Audio | np.ndarray | str | Path, model: Classifier, *, budget: int | None = None,
             seed: int = 0, stft: bool = True, contrast: str | None = None,
-            progress: ProgressFn | None = None, config: EngineConfig | None = None,
-            **settings) -> Explanation:
+            progress: ProgressFn | None = None, partial: PartialFn | None = None,
+            config: EngineConfig | None = None, **settings) -> Explanation:
     """Explain why ``model`` labels ``audio`` as it does (SPEC sections 2-4).
 
     ``budget`` caps the model queries of the whole explanation (None: unbounded); the search
     is anytime and says so in ``budget_exhausted``. ``stft`` adds the time-frequency variant.
     ``contrast`` names a foil label: "why this label and not the foil?". Extra keyword
     ``settings`` override :class:`EngineConfig` fields.
+
+    ``progress(fraction, message)`` and ``partial(explanation)`` are optional callbacks; either
+    may raise to cancel (the exception propagates). ``partial`` sees the work as it goes: a
+    copy of the Explanation as it stands (what is not computed yet is None or empty), after
+    every model call of the responsibility search (its map and ranking so far), then after
+    the flip-k, the quiet flip, the STFT flip and the sets. It spends no model call.
     """
     return FreqReX(model, config, **settings).attribute(audio, budget=budget, seed=seed,
                                                         stft=stft, contrast=contrast,
-                                                        progress=progress)
+                                                        progress=progress, partial=partial)
 
 
 class _Run:
     """One explanation: holds the oracle, the budget plan and the progress reporting."""
 
-    def __init__(self, model, config: EngineConfig, budget, seed, stft, contrast, progress):
+    def __init__(self, model, config: EngineConfig, budget, seed, stft, contrast, progress,
+                 partial=None):
         self.model, self.cfg, self.budget, self.seed = model, config, budget, int(seed)
-        self.stft, self.contrast, self.progress = stft, contrast, progress
+        self.stft, self.contrast, self.progress, self.partial = stft, contrast, progress, partial
+        self._t0 = time.perf_counter()
         self.stage = "classifying"
         self.oracle = Oracle(model, budget, config.batch_size, on_query=self._on_query)
         self._stage_span = (0.0, 1.0)
@@ -154,6 +165,13 @@ class _Run:
         if self.progress is not None:
             self.progress(self._done, f"{self.stage} ({self.oracle.queries} model calls)")
 
+    def _emit(self, exp: Explanation) -> None:
+        """Show ``partial`` a copy of ``exp`` as it stands (no model call)."""
+        if self.partial is not None:
+            self.partial(replace(exp, notes=dict(exp.notes), queries=self.oracle.queries,
+                                 predict_seconds=self.oracle.predict_seconds,
+                                 seconds=time.perf_counter() - self._t0))
+
     # the pipeline --------------------------------------------------------------------------
     @property
     def _floor(self) -> int:
@@ -173,7 +191,7 @@ class _Run:
         return search, quiet - stft, stft, iterations
 
     def run(self, audio: Audio) -> Explanation:
-        t0 = time.perf_counter()
+        t0 = self._t0 = time.perf_counter()
         cfg, oracle, notes = self.cfg, self.oracle, {}
         x = audio.samples
         labels = list(self.model.labels)
@@ -187,13 +205,28 @@ class _Run:
         root_margin = float(decision.margin(scores)[0])
 
         space = FrequencySpace(x, audio.sample_rate, cfg.fill)
+
+        def explanation(responsibility: np.ndarray, ranking: np.ndarray) -> Explanation:
+            return Explanation(
+                model=self.model.name, labels_view=getattr(self.model, "labels_view", "all"),
+                labels=labels, audio=audio, label=labels[target], label_index=target,
+                confidence=confidence, scores=scores.astype(np.float32), seed=self.seed,
+                budget=self.budget, queries=0, seconds=0.0, predict_seconds=0.0,
+                budget_exhausted=False, responsibility=responsibility, ranking=ranking,
+                magnitude=space.magnitude, power=space.power, config=asdict(cfg),
+                contrast=self.contrast)
+
+        def searching(resp: np.ndarray) -> None:  # the map so far, for ``partial``
+            self._emit(explanation(resp, rank(resp, space.magnitude)))
+
         search_budget, quiet_budget, stft_budget, iterations = self._plan()
         self._set_stage("searching frequencies", 0.0, 0.5)
         found = responsibility_search(space, oracle, decision, seed=self.seed,
                                       budget=search_budget, iterations=iterations,
                                       min_width=cfg.min_width, max_nodes=cfg.max_nodes,
                                       extend=cfg.iterations is None, descend=cfg.descend,
-                                      root_margin=root_margin)
+                                      root_margin=root_margin,
+                                      on_update=searching if self.partial else None)
         exhausted = found.budget_exhausted
         ranking = rank(found.responsibility, space.magnitude, found.effect)
         try:
@@ -202,20 +235,16 @@ class _Run:
             notes["verify"] = "single-bin check skipped: the budget was spent"
         search = {"frequency": _stats(found)}
 
-        exp = Explanation(
-            model=self.model.name, labels_view=getattr(self.model, "labels_view", "all"),
-            labels=labels, audio=audio, label=labels[target], label_index=target,
-            confidence=confidence, scores=scores.astype(np.float32), seed=self.seed,
-            budget=self.budget, queries=0, seconds=0.0, predict_seconds=0.0,
-            budget_exhausted=exhausted, responsibility=found.responsibility, ranking=ranking,
-            magnitude=space.magnitude, power=space.power, search=search, config=asdict(cfg),
-            notes=notes, contrast=self.contrast)
+        exp = explanation(found.responsibility, ranking)
+        exp.budget_exhausted, exp.search, exp.notes = exhausted, search, notes
 
         self._set_stage("flipping the top frequencies", 0.5, 0.55)
         self._attempt(exp, "flips", self._flips, exp, space, ranking, decision)
+        self._emit(exp)
         self._set_stage("finding the least audible change", 0.55, 0.7)
         quiet = dict(budget=quiet_budget, clip_scores=scores)
         self._attempt(exp, "quiet_flip", self._quiet_flip, exp, space, decision, quiet)
+        self._emit(exp)
         if self.stft:
             try:
                 stft_space = StftSpace(x, audio.sample_rate, cfg.n_fft, cfg.hop, cfg.fill)
@@ -226,10 +255,12 @@ class _Run:
                 self._set_stage("finding the least audible time-frequency change", 0.7, 0.85)
                 quiet = dict(quiet, budget=stft_budget)
                 self._attempt(exp, "stft_flip", self._stft_flip, exp, stft_space, decision, quiet)
+                self._emit(exp)
         self._set_stage("finding the sufficient and necessary sets", 0.85, 1.0)
         self._attempt(exp, "sufficient", self._sufficient, exp, space, ranking, decision)
         self._attempt(exp, "necessary", self._necessary, exp, space, ranking, decision)
         self._attempt(exp, "complete", self._complete, exp, space, ranking, decision)
+        self._emit(exp)
 
         exp.queries = oracle.queries
         exp.predict_seconds = oracle.predict_seconds

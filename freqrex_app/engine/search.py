@@ -12,6 +12,7 @@ import heapq
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -109,7 +110,8 @@ def responsibility_search(space, oracle: Oracle, decision: Decision, *, seed: in
                           budget: float = math.inf, iterations: int = 4, min_width: int = 1,
                           max_nodes: int = 2000, extend: bool = False,
                           max_iterations: int = 64, descend: str = "sufficient",
-                          parallel: int | None = None, root_margin: float = 0.0) -> SearchResult:
+                          parallel: int | None = None, root_margin: float = 0.0,
+                          on_update: Callable[[np.ndarray], None] | None = None) -> SearchResult:
     """Sum responsibility over ``space`` for the ``decision`` (a part passes while it holds).
 
     ``budget`` bounds the queries of this search (the oracle bounds the whole explanation);
@@ -127,6 +129,10 @@ def responsibility_search(space, oracle: Oracle, decision: Decision, *, seed: in
     in the node's context; ``root_margin`` is that margin for the whole clip. Where no part
     of a node is a counterfactual cause, the counterfactual descent goes on into the part
     whose removal lowers the margin most, so single bins with the largest effect are reached.
+
+    ``on_update(responsibility)`` (optional) is called after each model call of the search
+    (at most ``oracle.batch_size`` mutants) with a float32 copy of the map so far; it spends
+    no query, and what it raises propagates.
     """
     if descend not in ("sufficient", "counterfactual", "both"):
         raise ValueError(f"descend must be 'sufficient', 'counterfactual' or 'both', not {descend!r}")
@@ -195,6 +201,8 @@ def responsibility_search(space, oracle: Oracle, decision: Decision, *, seed: in
                         stats)
                 itx.spent += n_mut
                 at += n_mut
+            if on_update is not None:
+                on_update(resp.astype(np.float32))
         for itx in list(active):
             if not itx.heap or itx.nodes >= max_nodes:
                 exhausted |= itx.cut
