@@ -33,14 +33,19 @@ SPEC_KEYS = {"model", "labels_view", "sample_rate", "start", "duration", "n_samp
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def app(tmp_path_factory):
     cache = tmp_path_factory.mktemp("app-cache")
     limits = Limits(max_source_s=40.0, max_excerpt_s=10.0, default_excerpt_s=5.0,
                     max_budget=400, max_upload_mb=3.0, concurrency=1, queue_size=8,
                     cache=cache)
     url, demo = serve_in_thread(limits)
-    yield url
+    yield url, demo
     shutdown(demo)
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    return app[0]
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +265,110 @@ def _excerpt(model):
 
 def test_an_unknown_foil_is_one_line(client):
     _expect_error(client, CLIP, "not a label", contrast="polka-not-a-genre", duration=1.0)
+
+
+# -- the page streams: the picture while the search runs, then the result -----------------------
+
+
+def _page_explain(url: str, demo, clip: Path, **inputs) -> list[tuple[str, list]]:
+    """Call the page's Explain handler as the page does (Gradio's queue over HTTP: upload,
+    join, the event stream); returns each update ("generating" or "completed") with the full
+    values of every output (Gradio sends the updates after the first as diffs)."""
+    import uuid
+
+    import httpx
+    from gradio_client.utils import apply_diff
+
+    fn = next(i for i, f in demo.fns.items() if getattr(f.fn, "__name__", "") == "explain_ui")
+    api, session = url + "gradio_api/", uuid.uuid4().hex[:11]
+    updates: list[tuple[str, list]] = []
+    with httpx.Client(timeout=60) as http:
+        up = http.post(api + "upload", files={"files": (clip.name, clip.read_bytes())})
+        up.raise_for_status()
+        audio = {"path": up.json()[0], "orig_name": clip.name, "meta": {"_type": "gradio.FileData"}}
+        data = [audio, inputs.get("model", MODEL), "", "genres", inputs["start"],
+                inputs["duration"], inputs["preset"], inputs["seed"], inputs["stft"], "", ""]
+        with http.stream("GET", api + f"heartbeat/{session}"):
+            r = http.post(api + "queue/join", json={"data": data, "fn_index": fn,
+                                                     "session_hash": session,
+                                                     "event_data": None, "trigger_id": None})
+            r.raise_for_status()
+            values = None
+            with http.stream("GET", api + "queue/data", params={"session_hash": session},
+                             timeout=httpx.Timeout(10, read=300)) as events:
+                for line in events.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    msg = json.loads(line[5:])
+                    if msg.get("msg") == "process_generating":
+                        out = msg["output"]["data"]
+                        values = out if values is None else [
+                            apply_diff(v, d) for v, d in zip(values, out)]
+                        updates.append(("generating", values))
+                    elif msg.get("msg") == "process_completed":
+                        assert msg.get("success"), msg
+                        updates.append(("completed", msg["output"]["data"]))
+                        break
+    return updates
+
+
+@pytest.mark.slow
+def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(app, client):
+    from freqrex_app.app.jobs import PERTURBATION_NAMES
+    from freqrex_app.app.render import RESULT_KEYS
+
+    url, demo = app
+    keys = [*RESULT_KEYS, *PERTURBATION_NAMES, "estimate"]
+    updates = _page_explain(url, demo, CLIP, start=2.0, duration=3.0, preset="quick", seed=0,
+                            stft=True)
+    assert updates[-1][0] == "completed"
+    generating = [dict(zip(keys, v)) for kind, v in updates if kind == "generating"]
+    # intermediate updates came before the final one (the last "generating" is the final values)
+    assert len(generating) >= 2
+    final = dict(zip(keys, updates[-1][1]))
+    assert generating[-1] == final
+    live = generating[:-1]
+
+    # the first already shows the verdict and a responsibility figure, marked provisional
+    first = live[0]
+    assert first["placeholder"]["visible"] is False and first["results"]["visible"] is True
+    assert isinstance(first["freq_plot"], dict) and first["freq_plot"].get("plot")
+    assert "so far" in first["headline"] and MODEL in first["headline"]
+    assert "So far" in first["lead_md"]
+    assert first["zip_file"] is None and first["json_file"] is None  # nothing to download yet
+    # the perturbation buttons wait for the result (the session's job is still the last one)
+    for u in live:
+        assert all(u[n]["interactive"] is False for n in PERTURBATION_NAMES)
+    print(f"{len(live)} updates before the result:",
+          [(u["freq_plot"] is not None, u["spectro_plot"] is not None, u["lead_md"][:60])
+           for u in live])
+
+    # the result: as the page gave it before streaming, and as a run without streaming gives
+    assert "so far" not in final["headline"] and final["zip_file"] and final["json_file"]
+    assert final["placeholder"]["visible"] is False and final["results"]["visible"] is True
+    page = final["json_view"]
+    api, _, _ = client.predict(handle_file(str(CLIP)), MODEL, start=2.0, duration=3.0,
+                               budget=300, seed=0, stft=True, api_name="/explain")
+    timing = {"seconds", "predict_seconds"}
+    assert page["queries"] == api["queries"] <= 300 and page["budget"] == 300
+    _same({k: v for k, v in page.items() if k not in timing},
+          {k: v for k, v in api.items() if k not in timing})
+
+
+def _same(a, b, path="") -> None:
+    """Equal, floats within 1e-4 (the model may batch its calls differently)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), (path, set(a) ^ set(b))
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        # the page's JSON view cuts the STFT flip's cells to 100 (the file has them all)
+        if isinstance(b, list) and len(a) == 101 and isinstance(a[-1], str):
+            a, b = a[:100], b[:100]
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-4), path
+    else:
+        assert a == b, path

@@ -3,9 +3,13 @@
 (``gr.Error`` / ``gr.Warning``), never a traceback."""
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
-from typing import Any
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 
@@ -24,6 +28,58 @@ log = logging.getLogger("freqrex.app")
 __all__ = ["Callbacks"]
 
 _N_RESULTS = len(render.RESULT_KEYS) + len(PERTURBATION_NAMES)
+#: The page shows a running explanation's newest picture at most this often (seconds).
+LIVE_EVERY_S = 1.0
+
+
+class _Live:
+    """The newest partial explanation of a running job, handed from the job's thread (which
+    :meth:`put` s it) to the page's generator (which :meth:`take` s it); older ones are
+    dropped."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._latest: Any = None
+        self.done = False
+
+    def put(self, exp: Any) -> None:
+        with self._cond:
+            self._latest = exp
+            self._cond.notify_all()
+
+    def finish(self) -> None:
+        with self._cond:
+            self.done = True
+            self._cond.notify_all()
+
+    def take(self, timeout: float) -> Any:
+        """The newest partial not taken yet (waits up to ``timeout``; None if none came)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._latest is not None or self.done, timeout)
+            exp, self._latest = self._latest, None
+            return exp
+
+    def wait_done(self, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.done, timeout)
+
+
+def _in_thread(fn: Callable[[], Any], on_end: Callable[[], None]) -> Future:
+    """Run ``fn`` in a thread with this thread's context (Gradio's event id and progress live
+    there); its result or exception comes back through the future."""
+    future: Future = Future()
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            future.set_result(context.run(fn))
+        except BaseException as exc:  # the caller re-raises it
+            future.set_exception(exc)
+        finally:
+            on_end()
+
+    threading.Thread(target=target, name="freqrex-job", daemon=True).start()
+    return future
 
 
 def _error(exc: BaseException) -> gr.Error:
@@ -55,6 +111,13 @@ def _duration(duration: Any, s: AppSettings) -> float:
     return min(d, s.limits.max_excerpt_s)
 
 
+def _unshown_values() -> list[Any]:
+    """The results hidden and the placeholder back; the rest as it is (results, buttons and
+    the estimate)."""
+    return [gr.update(visible=True), gr.update(visible=False),
+            *[gr.update()] * (_N_RESULTS - 2), gr.update()]
+
+
 class Callbacks:
     """The handlers of one app: its settings and its :class:`Board` (one explanation per
     session, the line, cancellation). :meth:`attach` gives it the Blocks, whose queue tells
@@ -64,6 +127,7 @@ class Callbacks:
         self.s = settings
         self.board = Board(settings.limits.concurrency)
         self.blocks = None
+        self._live_ticket: dict[str, str] = {}  # session -> its ticket whose partials show
 
     def attach(self, blocks) -> None:
         self.blocks = blocks
@@ -125,9 +189,15 @@ class Callbacks:
 
     def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
                    foil=None, compare_model=None, request: gr.Request = None,
-                   progress=gr.Progress()):
+                   progress=gr.Progress()) -> Iterator[list[Any]]:
+        """The page's Explain: yields the picture while the search runs (the responsibility
+        figures and the best flip so far, marked provisional, at most every
+        :data:`LIVE_EVERY_S`), then the result (the last values, as :func:`render.result_values`
+        gives them, with the estimate)."""
         limits = self.s.limits
         session = _session(request)
+        live = _Live()
+        ticket = None
         try:
             ticket = self._ticket(session, str((hf_id or "").strip() or model),
                                   self.s.presets.get(preset_name), dur)
@@ -144,19 +214,27 @@ class Callbacks:
                               compare_model=resolve_model_id(compare_model)
                               if compare_model else None, limits=limits,
                               progress=lambda fr, msg: progress(fr, desc=msg),
-                              cancelled=cancelled, on_queries=on_queries)
+                              cancelled=cancelled, on_queries=on_queries, partial=live.put)
                 return model_id, job
 
-            model_id, job = self._run(ticket, work)
+            running = _in_thread(lambda: self._run(ticket, work), live.finish)
+            for values in self._live_values(live):
+                self._live_ticket[session] = ticket.id
+                yield values
+            model_id, job = running.result()
         except Cancelled:
+            yield from self._unshow(session, ticket)
             raise gr.Error("Cancelled: nothing was changed.", title="Cancelled",
                            print_exception=False) from None
         except JobError as exc:
+            yield from self._unshow(session, ticket)
             raise _error(exc) from None
         except gr.Error:
+            yield from self._unshow(session, ticket)
             raise
         except Exception as exc:  # never a traceback in the UI
             log.exception("explain failed")
+            yield from self._unshow(session, ticket)
             raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0],
                            title="Error") from None
         progress(1.0, desc="done")
@@ -165,7 +243,35 @@ class Callbacks:
                                               limits)
         except Exception:
             estimate_now = gr.update()
-        return [*render.result_values(job), estimate_now]
+        values = [*render.result_values(job), estimate_now]
+        self._live_ticket.pop(session, None)
+        yield values
+
+    def _live_values(self, live: _Live) -> Iterator[list[Any]]:
+        """The page's values for the newest partial explanation, at most every
+        :data:`LIVE_EVERY_S`, until the job ends. A partial that fails to render is skipped."""
+        last = -math.inf
+        while not live.done:
+            wait = last + LIVE_EVERY_S - time.monotonic()
+            if wait > 0:  # the newest partial waits; the job's end does not
+                live.wait_done(wait)
+                continue
+            exp = live.take(timeout=0.5)
+            if exp is None or live.done:
+                continue
+            try:
+                values = [*render.partial_values(exp), gr.update()]
+            except Exception:
+                log.exception("showing the explanation so far failed; skipped")
+                continue
+            last = time.monotonic()
+            yield values
+
+    def _unshow(self, session: str, ticket) -> Iterator[list[Any]]:
+        """After a failure: the provisional picture, if one was shown, goes."""
+        if ticket is not None and self._live_ticket.get(session) == ticket.id:
+            del self._live_ticket[session]
+            yield _unshown_values()
 
     def explain_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
                     contrast="", compare_model="", request: gr.Request = None,
@@ -216,10 +322,17 @@ class Callbacks:
         return d, files, str(job.zip_path) if job.zip_path else None
 
     def cancel_ui(self, request: gr.Request):
-        """The Cancel button: the session's explanation stops, waiting or running."""
-        if self.board.cancel(_session(request), "cancel button") is not None:
+        """The Cancel button: the session's explanation stops, waiting or running; the
+        provisional picture it showed, if any, goes (the placeholder comes back)."""
+        session = _session(request)
+        ticket = self.board.cancel(session, "cancel button")
+        shown = ticket is not None and self._live_ticket.get(session) == ticket.id
+        if ticket is not None:
             gr.Info("Cancelling…")
-        return gr.update(value="", visible=False)
+        if shown:
+            self._live_ticket.pop(session, None)
+        return (gr.update(value="", visible=False), gr.update(visible=True) if shown
+                else gr.update(), gr.update(visible=False) if shown else gr.update())
 
     def on_unload(self, request: gr.Request):
         """The page was closed or reloaded (its session ended): its work stops."""

@@ -415,7 +415,8 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
             contrast: str | None = None, compare_model: str | None = None,
             limits: Limits, progress: Callable[[float, str], None] | None = None,
             cancelled: Callable[[], bool] | None = None,
-            on_queries: Callable[[int], None] | None = None) -> Job:
+            on_queries: Callable[[int], None] | None = None,
+            partial: Callable[[Any], None] | None = None) -> Job:
     """Explain an excerpt and write every output (see :func:`prepare_job`).
 
     ``contrast`` names a foil ("why this label and not the foil?"). ``compare_model`` explains
@@ -424,7 +425,10 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
 
     ``cancelled`` is asked before every model call (each about half a second, see
     :class:`GuardedModel`) and between the files; when it says True the job raises
-    :class:`Cancelled` and leaves nothing on disk. A job's folder appears only complete."""
+    :class:`Cancelled` and leaves nothing on disk. A job's folder appears only complete.
+
+    ``partial(explanation so far)`` sees the first model's explanation as it goes (the
+    engine's ``partial``, see :func:`~freqrex_app.engine.explain`); it writes nothing here."""
     t0 = time.perf_counter()
     should_stop = cancelled or (lambda: False)
     try:
@@ -461,7 +465,8 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
         return None if on_queries is None else (lambda n: on_queries(base + n))
 
     exp, seconds = _explain(audio_path, model_id, labels_view, start, duration, budget, seed,
-                            stft, contrast, limits, should_stop, on_progress, queries(0))
+                            stft, contrast, limits, should_stop, on_progress, queries(0),
+                            partial)
     other, notes = None, {}
     if compare_model:
         done[0] = 1
@@ -508,7 +513,7 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
 
 
 def _explain(audio_path, model_id, labels_view, start, duration, budget, seed, stft, contrast,
-             limits, should_stop, on_progress, on_queries):
+             limits, should_stop, on_progress, on_queries, partial=None):
     """One explanation of the excerpt by one model (and the seconds it took)."""
     from ..engine import explain
     from ..engine.oracle import ModelError
@@ -525,7 +530,7 @@ def _explain(audio_path, model_id, labels_view, start, duration, budget, seed, s
         raise Cancelled()
     try:
         exp = explain(audio, guarded, budget=budget, seed=seed, stft=bool(stft),
-                      contrast=contrast, progress=on_progress)
+                      contrast=contrast, progress=on_progress, partial=partial)
     except ModelError as exc:
         raise JobError(f"the model failed: {one_line(exc)}") from exc
     except ValueError as exc:

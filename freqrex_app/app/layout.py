@@ -24,6 +24,8 @@ CSS = """
 .fx-label {font-weight: 800; color: #7b2cbf;}
 .fx-conf {font-weight: 600; color: var(--body-text-color-subdued);}
 .fx-sub {color: var(--body-text-color-subdued); margin-top: 4px;}
+.fx-provisional {background: #f28c28; color: white; font-weight: 700; padding: 1px 8px;
+  border-radius: 6px; text-transform: uppercase; font-size: 0.8em; letter-spacing: 0.04em;}
 .fx-placeholder {padding: 40px 20px; text-align: center; color: var(--body-text-color-subdued);
   font-size: 1.1em;
   border: 2px dashed #d9c7f0; border-radius: 14px;}

@@ -20,7 +20,9 @@ log = logging.getLogger("freqrex.app")
 __all__ = ["RESULT_KEYS", "LEAD_KEYS", "FIGURE_KEYS", "COMPARE_KEYS", "lead_md", "sufficient_md",
            "lead_values", "figure_values", "compare_values", "result_values", "perturbation_values", "headline_html", "facts_md",
            "labels_md", "estimate_md", "foil_choices", "perturbation_md", "notes_md", "top_scores",
-           "perturbation_rows", "sets_rows", "json_for_view", "model_md", "credits_md"]
+           "perturbation_rows", "sets_rows", "json_for_view", "model_md", "credits_md",
+           "partial_values", "provisional_headline_html", "provisional_lead_md",
+           "provisional_facts_md"]
 
 #: The lead of the page (:func:`lead_values`): the least audible flip and the sufficient set.
 LEAD_KEYS = ("lead_md", "lead_orig", "lead_changed", "lead_removed", "suff_md", "suff_player",
@@ -74,8 +76,7 @@ def lead_md(job: Job) -> str:
     info = perturbation_info(exp, lead.name) or {}
     instead = (f" instead of {html.escape(exp.label)}" if exp.contrast is None
                else f" and not {html.escape(exp.label)}")
-    audible = ("you will hardly hear it" if lead.snr_db >= 35 else
-               "quiet, but you may hear it" if lead.snr_db >= 20 else "clearly audible")
+    audible = _audible(lead.snr_db)
     gains = read_audible(job.folder)
     removed = gains.get(f"removed_{lead.name}")
     loud = (f" The third player is what was removed, played at **{removed.gain_db:+.0f} dB** "
@@ -88,6 +89,11 @@ def lead_md(job: Job) -> str:
             f"(`{lead.name}.wav` in the zip) classifies as **{html.escape(lead.label)}** "
             f"({lead.confidence:.0%}); SNR {lead.snr_db:.1f} dB. The first two players are at "
             f"the level the model heard (never normalised).{loud}")
+
+
+def _audible(snr_db: float) -> str:
+    return ("you will hardly hear it" if snr_db >= 35 else
+            "quiet, but you may hear it" if snr_db >= 20 else "clearly audible")
 
 
 def sufficient_md(job: Job) -> str:
@@ -378,3 +384,89 @@ def result_values(job: Job) -> list[Any]:
     return [*values, *pert, remember(job),
             *[gr.update(interactive=n in waves, variant="primary" if n == first
                         else "secondary") for n in names]]
+
+
+# ------------------------------------------------------------------------------ while it runs
+
+
+_PROVISIONAL = '<span class="fx-provisional">so far</span>'
+
+
+def provisional_headline_html(exp) -> str:
+    """The verdict of an explanation still running, marked provisional."""
+    src = Path(exp.audio.source).name if exp.audio.source else "clip"
+    foil = (f' <span class="fx-conf">and not</span> <span class="fx-label">'
+            f'{html.escape(exp.contrast)}</span>' if exp.contrast else "")
+    return (
+        '<div class="fx-headline">'
+        f'<div class="fx-verdict"><span class="fx-model">{html.escape(exp.model)}</span> hears '
+        f'<span class="fx-label">{html.escape(exp.label)}</span> '
+        f'<span class="fx-conf">{exp.confidence:.0%}</span>{foil}</div>'
+        f'<div class="fx-sub">{_PROVISIONAL} {html.escape(src)} · working: '
+        f'{exp.queries:,} model calls so far · the picture below is refined as the search '
+        'runs</div></div>')
+
+
+def provisional_lead_md(exp) -> str:
+    """The best flip found so far, in the words of :func:`lead_md`, marked provisional."""
+    lead = lead_flip(exp)
+    if lead is None:
+        if not exp.flips:
+            return ("### So far: searching which frequencies the label depends on\n"
+                    f"The responsibility map is refined with every model call "
+                    f"({exp.queries:,} so far); the changes that flip the label come next.")
+        return ("### So far: no change tried flips the label\n"
+                "The search for the least audible change goes on.")
+    info = perturbation_info(exp, lead.name) or {}
+    instead = (f" instead of {html.escape(exp.label)}" if exp.contrast is None
+               else f" and not {html.escape(exp.label)}")
+    return (f"### So far: a change **{lead.snr_db:.0f} dB below the music** makes the model "
+            f"hear **{html.escape(lead.label)}**{instead}\n"
+            f"{PERTURBATION_NAMES[lead.name]}: {info.get('size', lead.k):,} "
+            f"{info.get('unit', lead.unit)} ({_audible(lead.snr_db)}); verified on the model "
+            f"({lead.confidence:.0%}). Provisional: the search goes on for a quieter one, and "
+            "the sounds come with the result.")
+
+
+def provisional_facts_md(exp) -> str:
+    budget = f"of a budget of {exp.budget:,}" if exp.budget else "(no budget)"
+    done = [name for name, ok in (("flip-k", bool(exp.flips)),
+                                  ("quiet flip", "quiet_flip" in exp.notes
+                                   or exp.quiet_flip is not None),
+                                  ("STFT flip", exp.stft_responsibility is not None)) if ok]
+    return "\n".join([
+        f"- **{exp.queries:,}** model calls so far {budget} ({fmt_seconds(exp.seconds)})",
+        f"- **{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",
+        "- done: responsibility search" + (", " + ", ".join(done) if done else " (running)"),
+        "- provisional: the sets, the sounds and the downloads come with the result"])
+
+
+def partial_values(exp) -> list[Any]:
+    """Every result component (``RESULT_KEYS``, then the perturbation buttons) for an
+    explanation still running: the verdict, the best flip so far and the responsibility
+    figures, marked provisional; the rest empty until the result. Writes no file; the session's
+    job (``job_state``) is left as it was. May raise: the caller skips the update."""
+    from ..plots.grid import mel_grid
+    from ..plots.interactive import frequency_figure, spectrogram_figure
+
+    spectro = (spectrogram_figure(exp, grid=mel_grid(exp))
+               if exp.stft_responsibility is not None else None)
+    values = {
+        "placeholder": gr.update(visible=False), "results": gr.update(visible=True),
+        "headline": provisional_headline_html(exp),
+        "lead_md": provisional_lead_md(exp), "lead_orig": None,
+        "lead_changed": gr.update(value=None, label="changed"),
+        "lead_removed": gr.update(value=None, label="what was removed"),
+        "suff_md": "", "suff_player": None,
+        "suff_loud": gr.update(value=None, label="sufficient set, amplified"),
+        "scores": {label: float(score) for label, score in exp.top_scores(5)},
+        "facts": provisional_facts_md(exp),
+        "spectro_plot": spectro, "freq_plot": frequency_figure(exp), "notes_plot": None,
+        "notes_text": "", "spectrum_img": None, "sets_df": [], "wave_img": None, "pert_df": [],
+        "json_file": None, "zip_file": None, "json_view": None, "notes": "",
+        "compare_col": gr.update(visible=False), "compare_head": "", "compare_lead": "",
+        "compare_changed": None, "compare_removed": None, "compare_plot": None,
+        "compare_df": [], "pert_md": "", "orig_player": None, "pert_player": None,
+        "pert_img": None, "job_state": gr.update()}
+    return ([values[k] for k in RESULT_KEYS]
+            + [gr.update(interactive=False, variant="secondary") for _ in PERTURBATION_NAMES])
