@@ -372,3 +372,45 @@ def _same(a, b, path="") -> None:
         assert a == pytest.approx(b, rel=1e-4, abs=1e-4), path
     else:
         assert a == b, path
+
+
+def test_the_newest_partial_is_shown_and_one_that_fails_to_render_is_skipped():
+    """The page's stream without a server: real partial explanations (the engine's hook, a
+    planted model), a broken object among them; the stream ends with the job."""
+    import threading
+    import time
+
+    from freqrex_app import explain
+    from freqrex_app.app.callbacks import _N_RESULTS, _Live, live_values
+    from planted import Planted, tone_clip
+
+    partials: list = []
+    explain(tone_clip(), Planted("one"), budget=200, partial=partials.append)
+    assert len(partials) >= 3
+
+    def until(condition) -> None:
+        deadline = time.time() + 30
+        while not condition():
+            assert time.time() < deadline
+            time.sleep(0.01)
+
+    live, shown = _Live(), []
+
+    def page() -> None:
+        for values in live_values(live, every=0.0):
+            shown.append(values)
+
+    runner = threading.Thread(target=page)
+    live.put(object())  # cannot be rendered
+    runner.start()
+    until(lambda: live._latest is None)  # taken, and skipped without raising
+    live.put(partials[0])
+    until(lambda: len(shown) == 1)
+    live.put(partials[-1])
+    until(lambda: len(shown) == 2)
+    live.finish()
+    runner.join(30)
+    assert not runner.is_alive() and len(shown) == 2
+    for values in shown:
+        assert len(values) == _N_RESULTS + 1
+        assert values[0]["visible"] is False and values[1]["visible"] is True

@@ -118,13 +118,22 @@ def test_upload_explain_and_listen(server, driver):
     _shot(driver, "app-uploaded")
 
     _click(driver, "explain-btn")
-    WebDriverWait(driver, 240).until(EC.visibility_of_element_located(
+    # while it runs: the verdict and the responsibility over frequency, marked provisional
+    WebDriverWait(driver, 240, poll_frequency=0.2).until(
+        lambda d: "so far" in d.find_element(By.ID, "headline").text.lower()
+        and d.find_elements(By.CSS_SELECTOR, PLOT.format("fig-responsibility") + " .main-svg"))
+    _shot(driver, "app-live")
+    # then the result
+    WebDriverWait(driver, 240).until(
+        lambda d: ".zip" in d.find_element(By.ID, "download-zip").text)
+    WebDriverWait(driver, 60).until(EC.visibility_of_element_located(
         (By.CSS_SELECTOR, PLOT.format("fig-spectrogram"))))
     time.sleep(2.0)
 
     # the verdict, the lead (the least audible flip, in words, and its three players)
     headline = driver.find_element(By.ID, "headline").text
     assert "msd-musicnn" in headline and "hears" in headline
+    assert "so far" not in headline.lower()
     lead = driver.find_element(By.ID, "lead").text
     assert "dB below the music makes the model hear" in lead or "Nothing this budget" in lead
     for elem in ("lead-original", "lead-changed", "lead-removed", "suff-true", "suff-loud"):

@@ -252,9 +252,9 @@ def test_fuzz_the_page_explain_handler(app_handlers, audio, model, hf_id, labels
     seen: list = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(engine, "explain", _probe_engine(limits, seen))
-        message = _one_line_error(lambda: fns["explain_ui"](
+        message = _one_line_error(lambda: list(fns["explain_ui"](  # a generator: it streams
             files.get(audio, audio), model, hf_id, labels_view, t0, dur, preset, seed, stft,
-            request=None))
+            request=None)))
     if seen:
         assert "probe" in message
     else:

@@ -430,7 +430,7 @@ def _ui_explain(fns, path: Path, **kw) -> str:
                 preset_name="quick", seed_v=0, stft_v=False)
     args.update(kw)
     with pytest.raises(gr.Error) as info:
-        fns["explain_ui"](*args.values(), request=None)
+        list(fns["explain_ui"](*args.values(), request=None))  # a generator: the page streams
     return info.value.message
 
 

@@ -118,6 +118,27 @@ def _unshown_values() -> list[Any]:
             *[gr.update()] * (_N_RESULTS - 2), gr.update()]
 
 
+def live_values(live: _Live, every: float = LIVE_EVERY_S) -> Iterator[list[Any]]:
+    """The page's values for the newest partial explanation, at most once every ``every``
+    seconds, until the job ends. A partial that fails to render is skipped."""
+    last = -math.inf
+    while not live.done:
+        wait = last + every - time.monotonic()
+        if wait > 0:  # the newest partial waits; the job's end does not
+            live.wait_done(wait)
+            continue
+        exp = live.take(timeout=0.5)
+        if exp is None or live.done:
+            continue
+        try:
+            values = [*render.partial_values(exp), gr.update()]
+        except Exception:
+            log.exception("showing the explanation so far failed; skipped")
+            continue
+        last = time.monotonic()
+        yield values
+
+
 class Callbacks:
     """The handlers of one app: its settings and its :class:`Board` (one explanation per
     session, the line, cancellation). :meth:`attach` gives it the Blocks, whose queue tells
@@ -218,7 +239,7 @@ class Callbacks:
                 return model_id, job
 
             running = _in_thread(lambda: self._run(ticket, work), live.finish)
-            for values in self._live_values(live):
+            for values in live_values(live):
                 self._live_ticket[session] = ticket.id
                 yield values
             model_id, job = running.result()
@@ -246,26 +267,6 @@ class Callbacks:
         values = [*render.result_values(job), estimate_now]
         self._live_ticket.pop(session, None)
         yield values
-
-    def _live_values(self, live: _Live) -> Iterator[list[Any]]:
-        """The page's values for the newest partial explanation, at most every
-        :data:`LIVE_EVERY_S`, until the job ends. A partial that fails to render is skipped."""
-        last = -math.inf
-        while not live.done:
-            wait = last + LIVE_EVERY_S - time.monotonic()
-            if wait > 0:  # the newest partial waits; the job's end does not
-                live.wait_done(wait)
-                continue
-            exp = live.take(timeout=0.5)
-            if exp is None or live.done:
-                continue
-            try:
-                values = [*render.partial_values(exp), gr.update()]
-            except Exception:
-                log.exception("showing the explanation so far failed; skipped")
-                continue
-            last = time.monotonic()
-            yield values
 
     def _unshow(self, session: str, ticket) -> Iterator[list[Any]]:
         """After a failure: the provisional picture, if one was shown, goes."""
