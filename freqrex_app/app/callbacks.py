@@ -338,6 +338,7 @@ class Callbacks:
     def on_unload(self, request: gr.Request):
         """The page was closed or reloaded (its session ended): its work stops."""
         self.board.cancel(_session(request), "page closed")
+        self._live_ticket.pop(_session(request), None)
 
     # -------------------------------------------------------------------- results
 
