@@ -339,7 +339,20 @@ class _Run:
         exp.flips = flip_k(space, self.oracle, ranking, decision)
 
     def _quiet_flip(self, exp, space, decision, settings) -> None:
-        exp.quiet_flip, _ = least_audible_flip(space, self.oracle, decision, **settings)
+        try:
+            found, _ = least_audible_flip(space, self.oracle, decision, **settings)
+        except BudgetExhausted:
+            if not any(f.flipped for f in exp.flips or []):
+                raise
+            found = None
+        # a flip-k that flipped is a set of bins too: the quiet flip is the least audible of all
+        # the verified flips (the quiet search's own, and flip-1..5, loudest bins first)
+        candidates = [found] if found is not None else []
+        for f in exp.flips or []:
+            if f.flipped:
+                order = np.argsort(-space.magnitude[f.index], kind="stable")
+                candidates.append(replace(f, index=f.index[order]))
+        exp.quiet_flip = max(candidates, key=lambda f: f.snr_db, default=None)
         _require(exp.quiet_flip, _NO_QUIET_FLIP)
 
     def _stft_flip(self, exp, stft_space, decision, settings) -> None:
