@@ -17,7 +17,11 @@ are measured together, as one more loudness layer, so that a loud cue is still f
    is bracketed around the one whose predicted drop (the sum of the measured drops) reaches
    the margin, and one attenuation gain in ``gains`` (0 is removal) is chosen where a longer
    prefix, attenuated, removes less energy and still flips.
-3. The result is classified on its own, on the exact waveform that is returned.
+3. **Anytime.** With a budget of ``ROUNDS_FROM`` queries or more, steps 1-2 run twice: a
+   flip from the first half of the measurements, then one from the finer map of all of them;
+   the quieter wins. A finer map can give a louder flip (the drops of many small groups do
+   not add up exactly), so more budget never gives a louder result this way.
+4. The result is classified on its own, on the exact waveform that is returned.
 
 It uses ``predict`` only.
 """
@@ -36,6 +40,10 @@ __all__ = ["QuietResult", "Tiling", "quiet_search", "mel_edges", "GAINS"]
 
 #: Attenuation gains tried for the flip (0 is removal).
 GAINS = (0.0, 0.4, 0.6, 0.8)
+#: Shares of the budget for each round of measuring then flipping (the quietest flip wins),
+#: for budgets of at least ``ROUNDS_FROM`` queries; smaller budgets measure once.
+ROUNDS = (0.5, 0.5)
+ROUNDS_FROM = 400
 
 
 def mel_edges(n_bins: int, sample_rate: float, bin_hz: float, n_bands: int) -> np.ndarray:
@@ -142,7 +150,8 @@ def _split(box: tuple) -> list[tuple]:
 def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
                  n_bands: int | None = None, cols: int = 8, layers: int = 4,
                  pool_db: float = 25.0, explore: float = 0.75, gains=GAINS,
-                 clip_scores: np.ndarray | None = None, roots: tuple | None = None) -> QuietResult:
+                 clip_scores: np.ndarray | None = None, roots: tuple | None = None,
+                 rounds: tuple[float, ...] | None = None) -> QuietResult:
     """The label change that removes the least energy the search finds within ``budget``.
 
     ``space`` is a :class:`FrequencySpace` or a :class:`StftSpace`; ``clip_scores``, the
@@ -188,7 +197,6 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
 
     # 1. drop of the margin per unit of energy, best-first down the groups -------------------
     rows, cols_ = tiling.shape
-    reserve = (1.0 - explore) * budget
     roots = roots or ((4, 4, n_layers) if explore * budget >= 320 else (2, 2, min(3, n_layers)))
     todo = [(r0, r1, c0, c1, l0, l1) for r0, r1 in _cuts(rows, roots[0])
             for c0, c1 in _cuts(cols_, roots[1]) for l0, l1 in _cuts(n_layers, roots[2])]
@@ -197,70 +205,93 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
         raise BudgetExhausted("no model call left for the quiet search")
     heap: list[_Group] = []
     counter = itertools.count()
-    while todo and left() - reserve >= min(len(todo), oracle.batch_size):
-        batch, todo = todo[:oracle.batch_size], todo[oracle.batch_size:]
-        masks = [group_mask(box) for box in batch]
-        out = oracle.classify(np.stack([wave(m) for m in masks]))
-        drops = base - decision.margin(out.scores)
-        for box, m, d in zip(batch, masks, drops):
-            ratio = float(d) / max(float(energy[m].sum()), 1e-30)
-            score[m], drop_of[m] = ratio, float(d) * energy[m] / max(float(energy[m].sum()), 1e-30)
-            group_of[m] = next(counter)
-            if d > 0 and _split(box):
-                heapq.heappush(heap, _Group(-ratio, next(counter), box))
-        while heap and len(todo) < oracle.batch_size:
-            todo.extend(c for c in _split(heapq.heappop(heap).box) if group_mask(c).any())
+
+    def measure(until: float) -> None:
+        """Measure groups, best-first, until ``until`` queries of the search are spent."""
+        nonlocal todo
+        while todo and until - (oracle.queries - start) >= min(len(todo), oracle.batch_size) \
+                and left() >= min(len(todo), oracle.batch_size):
+            batch, todo = todo[:oracle.batch_size], todo[oracle.batch_size:]
+            masks = [group_mask(box) for box in batch]
+            out = oracle.classify(np.stack([wave(m) for m in masks]))
+            drops = base - decision.margin(out.scores)
+            for box, m, d in zip(batch, masks, drops):
+                e = max(float(energy[m].sum()), 1e-30)
+                score[m], drop_of[m] = float(d) / e, float(d) * energy[m] / e
+                group_of[m] = next(counter)
+                if d > 0 and _split(box):
+                    heapq.heappush(heap, _Group(-float(d) / e, next(counter), box))
+            while heap and len(todo) < oracle.batch_size:
+                todo.extend(c for c in _split(heapq.heappop(heap).box) if group_mask(c).any())
 
     # 2. the shortest flipping prefix of the tiles by score, then the gain -------------------
-    useful = score > 0
-    flat = np.flatnonzero(useful.ravel())
-    flat = flat[np.argsort(-score.ravel()[flat], kind="stable")]
-    rest = np.flatnonzero(~useful.ravel())  # then the rest, quietest first
-    flat = np.concatenate([flat, rest[np.argsort(energy.ravel()[rest], kind="stable")]])
-    if flat.size == 0:
-        return result()
-    cum = np.cumsum(energy.ravel()[flat])
-
-    def mask_of(k: int) -> np.ndarray:
-        m = np.zeros(energy.size, dtype=bool)
-        m[flat[:k]] = True
-        return m.reshape(tiling.shape)
-
-    def flips(mask: np.ndarray, gain: float) -> bool:
-        if left() < 2:  # keep one call for the final check
+    def flips(mask: np.ndarray, gain: float, until: float) -> bool:
+        if left() < 2 or oracle.queries - start >= until:  # one call kept for the last check
             raise BudgetExhausted("quiet search budget spent")
         return bool(decision.changed(oracle.classify_one(wave(mask, gain))[2])[0])
 
-    predicted = np.cumsum(drop_of.ravel()[flat])
-    guess = int(np.searchsorted(predicted, base)) + 1 if predicted[-1] >= base else flat.size
-    best = None
-    try:
-        k = _bracket(lambda k: flips(mask_of(k), 0.0), min(guess, flat.size), flat.size)
-        if k is None:
-            return result()
-        best, cost = (mask_of(k), 0.0), cum[k - 1]
-        for gain in gains:
-            limit = int(np.searchsorted(cum, cum[k - 1] / (1.0 - gain) ** 2))
-            if gain <= 0.0 or limit <= k:
-                continue  # a gain pays only if a longer prefix, attenuated, removes less
-            kg = _bracket(lambda j: flips(mask_of(j), gain), k, min(limit, flat.size))
-            if kg is not None and cum[kg - 1] * (1 - gain) ** 2 < cost:
-                best, cost = (mask_of(kg), gain), cum[kg - 1] * (1 - gain) ** 2
-        # 3. backward elimination: put back the loudest groups the flip does not need
-        mask, gain = best
-        groups = np.unique(group_of[mask])
-        loud = sorted(groups, key=lambda g: -energy[mask & (group_of == g)].sum())
-        for g in loud[:max(0, int(left()) - 2)]:
-            trial = mask & (group_of != g)
-            if trial.any() and flips(trial, gain):
-                mask = trial
-        best = (mask, gain)
-    except BudgetExhausted:
-        if best is None:
-            return result()
+    def find_flip(until: float, best: tuple | None) -> tuple | None:
+        """The quietest flip ``(cost, mask, gain)`` the current map gives, or ``best`` when it
+        is quieter; stops (keeping what it has) once ``until`` queries are spent."""
+        useful = score > 0
+        flat = np.flatnonzero(useful.ravel())
+        flat = flat[np.argsort(-score.ravel()[flat], kind="stable")]
+        rest = np.flatnonzero(~useful.ravel())  # then the rest, quietest first
+        flat = np.concatenate([flat, rest[np.argsort(energy.ravel()[rest], kind="stable")]])
+        if flat.size == 0:
+            return best
+        cum = np.cumsum(energy.ravel()[flat])
 
-    # 4. verified on the exact waveform ------------------------------------------------------
-    mask, gain = best
+        def mask_of(k: int) -> np.ndarray:
+            m = np.zeros(energy.size, dtype=bool)
+            m[flat[:k]] = True
+            return m.reshape(tiling.shape)
+
+        def test(k: int, gain: float) -> bool:
+            return flips(mask_of(k), gain, until)
+
+        predicted = np.cumsum(drop_of.ravel()[flat])
+        guess = int(np.searchsorted(predicted, base)) + 1 if predicted[-1] >= base else flat.size
+        found = None
+        try:
+            k = _bracket(lambda k: test(k, 0.0), min(guess, flat.size), flat.size)
+            if k is None:
+                return best
+            found = (cum[k - 1], mask_of(k), 0.0)
+            for gain in gains:
+                limit = int(np.searchsorted(cum, cum[k - 1] / (1.0 - gain) ** 2))
+                if gain <= 0.0 or limit <= k:
+                    continue  # a gain pays only if a longer prefix, attenuated, removes less
+                kg = _bracket(lambda j: test(j, gain), k, min(limit, flat.size))
+                if kg is not None and cum[kg - 1] * (1 - gain) ** 2 < found[0]:
+                    found = (cum[kg - 1] * (1 - gain) ** 2, mask_of(kg), gain)
+            # backward elimination: put back the loudest groups the flip does not need
+            _, mask, gain = found
+            groups = np.unique(group_of[mask])
+            for g in sorted(groups, key=lambda g: -energy[mask & (group_of == g)].sum()):
+                trial = mask & (group_of != g)
+                if trial.any() and flips(trial, gain, until):
+                    mask = trial
+                    found = (float(energy[mask].sum()) * (1 - gain) ** 2, mask, gain)
+        except BudgetExhausted:
+            pass
+        if found is not None and (best is None or found[0] < best[0]):
+            return found
+        return best
+
+    # anytime: a flip from the first map, then a finer map and a flip from it; the quieter wins
+    best = None
+    rounds = rounds or (ROUNDS if budget >= ROUNDS_FROM else (1.0,))
+    for i, share in enumerate(rounds):
+        last = i == len(rounds) - 1
+        flip_share = share * (1.0 - explore) * budget
+        measure(budget - flip_share if last else oracle.queries - start + share * explore * budget)
+        best = find_flip(budget if last else oracle.queries - start + flip_share, best)
+    if best is None:
+        return result()
+
+    # 3. verified on the exact waveform ------------------------------------------------------
+    _, mask, gain = best
     index = tiling.features(mask)
     final = space.attenuate(index, gain)
     label, conf, scores = oracle.classify_one(final)
