@@ -5,6 +5,7 @@ across batch sizes, in float32 and bfloat16, with the agreement of top-1 labels 
     python benchmarks/models.py                       # the example excerpts in assets/examples
     python benchmarks/models.py --music-dir DIR       # excerpts cut from the audio files in DIR
     python benchmarks/models.py --models msd-musicnn --batches 1 16 --durations 10
+    python benchmarks/models.py --max-patches 1 4 --batches 32 --dtypes float32   # patches per network call
 
 Each excerpt is a distinct stretch of real music (the files are read in order and cut into
 consecutive excerpts; with few files, excerpts are taken with overlap). A batch of size B cycles
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--max-patches", nargs="*", type=int, default=[0],
+                    help="3 s patches per network call, each timed in the same run (0: the model's default)")
     args = ap.parse_args(argv)
 
     import torch
@@ -112,27 +115,31 @@ def main(argv: list[str] | None = None) -> int:
                 agree = float(np.mean(a.argmax(1) == b.argmax(1)))
                 agree_g = float(np.mean(a[:, genres].argmax(1) == b[:, genres].argmax(1)))
                 maxdiff = float(np.abs(a - b).max())
+            default_chunk = {dt: m.max_patches for dt, m in loaded.items()}
             for batch in args.batches:
                 waves = distinct[np.arange(batch) % len(distinct)]
-                rate, cpu = {}, {}
-                for dt, m in loaded.items():
-                    wall, cpu_s = best_time(lambda: m.predict(waves), args.repeats)
-                    rate[dt], cpu[dt] = batch / wall, cpu_s / batch
-                rows.append((model_id, d, batch, rate, cpu, agree, agree_g, maxdiff, len(distinct)))
-                print(f"{model_id} {d:.0f}s batch {batch}: "
-                      + ", ".join(f"{dt} {rate[dt]:.2f} clips/s ({cpu[dt]:.2f} CPU s/clip)" for dt in rate),
-                      file=sys.stderr, flush=True)
+                for chunk in args.max_patches:
+                    rate, cpu = {}, {}
+                    for dt, m in loaded.items():
+                        m.max_patches = chunk or default_chunk[dt]
+                        wall, cpu_s = best_time(lambda: m.predict(waves), args.repeats)
+                        rate[dt], cpu[dt] = batch / wall, cpu_s / batch
+                    rows.append((model_id, d, batch, m.max_patches, rate, cpu, agree, agree_g,
+                                 maxdiff, len(distinct)))
+                    print(f"{model_id} {d:.0f}s batch {batch} patches/call {m.max_patches}: "
+                          + ", ".join(f"{dt} {rate[dt]:.2f} clips/s ({cpu[dt]:.2f} CPU s/clip)"
+                                      for dt in rate), file=sys.stderr, flush=True)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, device {device}, load average {load0:.1f} at the start, "
           f"{load:.1f} at the end; best of {args.repeats} calls; excerpts from {args.music_dir.name}/\n")
-    head = "| model | excerpt | batch | " + " | ".join(f"{dt} clips/s (CPU s/clip)" for dt in args.dtypes)
+    head = "| model | excerpt | batch | patches per network call | " + " | ".join(f"{dt} clips/s (CPU s/clip)" for dt in args.dtypes)
     head += " | top-1 agreement fp32 vs bf16 (all tags / genres) | max abs score diff | excerpts |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
-    for model_id, d, batch, rate, cpu, agree, agree_g, maxdiff, n in rows:
-        cells = [model_id, f"{d:.0f} s", str(batch)] + [f"{rate[dt]:.2f} ({cpu[dt]:.2f})" for dt in args.dtypes]
+    for model_id, d, batch, chunk, rate, cpu, agree, agree_g, maxdiff, n in rows:
+        cells = [model_id, f"{d:.0f} s", str(batch), str(chunk)] + [f"{rate[dt]:.2f} ({cpu[dt]:.2f})" for dt in args.dtypes]
         cells += [f"{agree:.0%} / {agree_g:.0%}" if agree is not None else "-",
                   f"{maxdiff:.3f}" if maxdiff is not None else "-", str(n)]
         print("| " + " | ".join(cells) + " |")

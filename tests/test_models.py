@@ -151,7 +151,7 @@ def test_predict_is_deterministic_and_batch_independent(msd):
     singles = np.concatenate([msd.predict(w[None]) for w in waves])
     np.testing.assert_allclose(first, singles, atol=1e-5)
     chunked = models.load_model("msd-musicnn", device="cpu")
-    chunked.max_patches = 4  # several patches per network call (the CPU default is 1)
+    chunked.max_patches = 4  # several patches per network call (msd-musicnn on CPU: 1)
     np.testing.assert_allclose(chunked.predict(waves), first, atol=1e-5)
 
 

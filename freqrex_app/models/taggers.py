@@ -108,8 +108,9 @@ class MusicnnTagger:
     Each patch's log-mel comes from the 48,128 samples it depends on (``melspec.segments``),
     which is what lets the engine's patch cache (``models.patches``) recompute only the
     patches whose samples changed (``patch_spans`` / ``predict_patches``). Patches run
-    through the network in chunks of ``max_patches`` (CPU: 1, as the activations stay in
-    cache: musicnn runs 15-30% faster than in chunks of 4, VGG the same; CUDA: 256), which also bounds memory. ``dtype``
+    through the network in chunks of ``max_patches`` (CPU: 1 for musicnn, 4 for VGG, the
+    faster of the two for each on a quiet 2-core machine, ``benchmarks/models.py
+    --max-patches 1 4``; CUDA: 256), which also bounds memory. ``dtype``
     ``"bfloat16"`` runs the network under autocast (the log-mel stays float32).
     """
 
@@ -132,7 +133,7 @@ class MusicnnTagger:
             raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
         self.dtype = dtype
         cuda = self.device.type == "cuda"
-        self.max_patches = int(max_patches or (256 if cuda else 1))  # one patch stays in cache on CPU
+        self.max_patches = int(max_patches or (256 if cuda else 1 if self.arch == "musicnn" else 4))
         self.net = _load_network(model_id, str(self.device))
         self.frontend = LogMel(center=False).to(self.device)
         if cuda:
