@@ -128,7 +128,8 @@ def top_scores(job: Job, n: int = 5) -> dict[str, float]:
 def facts_md(job: Job) -> str:
     exp = job.exp
     budget = f"of a budget of {exp.budget:,}" if exp.budget else "(no budget)"
-    spent = " — the budget ran out, so the map is the best found so far" if exp.budget_exhausted else ""
+    spent = (" — a stage used all of its share, so its result is the best found within the budget"
+             if exp.budget_exhausted else "")
     lines = [
         f"**{exp.queries:,}** model calls {budget}{spent}",
         f"**{fmt_seconds(exp.seconds)}** to explain ({fmt_seconds(exp.predict_seconds)} inside the model)"
@@ -150,7 +151,8 @@ def facts_md(job: Job) -> str:
                      f"changes the label")
     if exp.stft_flip is not None:
         f = exp.stft_flip
-        lines.append(f"STFT flip: **{f.k:,} cells** removed → {exp.labels[f.label]} "
+        how = "removed" if f.gain == 0 else f"attenuated (× {f.gain:g})"
+        lines.append(f"STFT flip: **{f.k:,} cells** {how} → {exp.labels[f.label]} "
                      f"(SNR {f.snr_db:.1f} dB)")
     return "\n".join(f"- {line}" for line in lines)
 
