@@ -45,10 +45,8 @@ PERTURBATION_KEYS = ("pert_md", "orig_player", "pert_player", "pert_img")
 # ------------------------------------------------------------------------------ text
 
 
-def headline_html(job: Job) -> str:
-    exp = job.exp
-    src = Path(exp.audio.source).name if exp.audio.source else "clip"
-    start, end = exp.audio.start, exp.audio.start + exp.audio.duration
+def _verdict_html(exp, sub: str) -> str:
+    """The model's verdict (label, confidence, foil) over a sub-line of HTML."""
     foil = (f' <span class="fx-conf">and not</span> <span class="fx-label">'
             f'{html.escape(exp.contrast)}</span>' if exp.contrast else "")
     return (
@@ -56,9 +54,18 @@ def headline_html(job: Job) -> str:
         f'<div class="fx-verdict"><span class="fx-model">{html.escape(exp.model)}</span> hears '
         f'<span class="fx-label">{html.escape(exp.label)}</span> '
         f'<span class="fx-conf">{exp.confidence:.0%}</span>{foil}</div>'
-        f'<div class="fx-sub">{html.escape(src)} · {start:.1f}–{end:.1f} s · labels view '
-        f'<b>{html.escape(exp.labels_view)}</b> ({len(exp.labels)} labels)</div></div>'
-    )
+        f'<div class="fx-sub">{sub}</div></div>')
+
+
+def _source_name(exp) -> str:
+    return html.escape(Path(exp.audio.source).name if exp.audio.source else "clip")
+
+
+def headline_html(job: Job) -> str:
+    exp = job.exp
+    start, end = exp.audio.start, exp.audio.start + exp.audio.duration
+    return _verdict_html(exp, f'{_source_name(exp)} · {start:.1f}–{end:.1f} s · labels view '
+                              f'<b>{html.escape(exp.labels_view)}</b> ({len(exp.labels)} labels)')
 
 
 def lead_md(job: Job) -> str:
@@ -396,17 +403,9 @@ _PROVISIONAL = '<span class="fx-provisional">so far</span>'
 
 def provisional_headline_html(exp) -> str:
     """The verdict of an explanation still running, marked provisional."""
-    src = Path(exp.audio.source).name if exp.audio.source else "clip"
-    foil = (f' <span class="fx-conf">and not</span> <span class="fx-label">'
-            f'{html.escape(exp.contrast)}</span>' if exp.contrast else "")
-    return (
-        '<div class="fx-headline">'
-        f'<div class="fx-verdict"><span class="fx-model">{html.escape(exp.model)}</span> hears '
-        f'<span class="fx-label">{html.escape(exp.label)}</span> '
-        f'<span class="fx-conf">{exp.confidence:.0%}</span>{foil}</div>'
-        f'<div class="fx-sub">{_PROVISIONAL} {html.escape(src)} · working: '
-        f'{exp.queries:,} model calls so far · the picture below is refined as the search '
-        'runs</div></div>')
+    return _verdict_html(exp, f'{_PROVISIONAL} {_source_name(exp)} · working: '
+                              f'{exp.queries:,} model calls so far · the picture below is '
+                              'refined as the search runs')
 
 
 def provisional_lead_md(exp) -> str:
