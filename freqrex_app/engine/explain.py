@@ -13,7 +13,7 @@ from ..audio.clip import Audio
 from ..models.base import Classifier, check_classifier
 from .explanation import Explanation
 from .decision import Decision
-from .manipulations import flip_k, least_audible_flip
+from .manipulations import flip_k, least_audible_flip, loudest_first
 from .oracle import BudgetExhausted, Oracle
 from .search import responsibility_search
 from .sets import find_complete, find_necessary, find_sufficient
@@ -348,10 +348,8 @@ class _Run:
         # a flip-k that flipped is a set of bins too: the quiet flip is the least audible of all
         # the verified flips (the quiet search's own, and flip-1..5, loudest bins first)
         candidates = [found] if found is not None else []
-        for f in exp.flips or []:
-            if f.flipped:
-                order = np.argsort(-space.magnitude[f.index], kind="stable")
-                candidates.append(replace(f, index=f.index[order]))
+        candidates += [replace(f, index=loudest_first(space, f.index))
+                       for f in exp.flips or [] if f.flipped]
         exp.quiet_flip = max(candidates, key=lambda f: f.snr_db, default=None)
         _require(exp.quiet_flip, _NO_QUIET_FLIP)
 

@@ -10,7 +10,7 @@ from .decision import Decision
 from .oracle import Oracle
 from .quiet import quiet_search
 
-__all__ = ["Flip", "snr_db", "remove_and_classify", "flip_k", "least_audible_flip"]
+__all__ = ["Flip", "snr_db", "loudest_first", "remove_and_classify", "flip_k", "least_audible_flip"]
 
 
 @dataclass
@@ -36,6 +36,11 @@ def snr_db(original: np.ndarray, changed: np.ndarray) -> float:
     if noise == 0.0:
         return float("inf")
     return float(10.0 * np.log10(signal / noise))
+
+
+def loudest_first(space, index: np.ndarray) -> np.ndarray:
+    """The features ``index`` (flat) of ``space``, the loudest first (the order of the JSON)."""
+    return index[np.argsort(-space.magnitude.ravel()[index], kind="stable")]
 
 
 def remove_and_classify(space, oracle: Oracle, index: np.ndarray, decision: Decision,
@@ -64,7 +69,7 @@ def least_audible_flip(space, oracle: Oracle, decision: Decision, *, budget: flo
                          **settings)
     if found.index is None:
         return None, found.drop_map
-    index = found.index[np.argsort(-space.magnitude.ravel()[found.index], kind="stable")]
+    index = loudest_first(space, found.index)
     flip = Flip(int(index.shape[0]), index, found.label, found.confidence, True,
                 snr_db(space.wave, found.wave), found.wave, found.gain)
     return flip, found.drop_map
