@@ -30,6 +30,8 @@ __all__ = ["Callbacks"]
 _N_RESULTS = len(render.RESULT_KEYS) + len(PERTURBATION_NAMES)
 #: The page shows a running explanation's newest picture at most this often (seconds).
 LIVE_EVERY_S = 1.0
+#: After Cancel, the page waits at most this long (seconds) for the job to stop.
+STOP_WAIT_S = 5.0
 
 
 class _Live:
@@ -148,7 +150,7 @@ class Callbacks:
         self.s = settings
         self.board = Board(settings.limits.concurrency)
         self.blocks = None
-        self._live_ticket: dict[str, str] = {}  # session -> its ticket whose partials show
+        self._cancelling: dict[str, Ticket] = {}  # session -> the ticket its Cancel stops
 
     def attach(self, blocks) -> None:
         self.blocks = blocks
@@ -240,22 +242,22 @@ class Callbacks:
 
             running = _in_thread(lambda: self._run(ticket, work), live.finish)
             for values in live_values(live):
-                self._live_ticket[session] = ticket.id
+                ticket.shown = True
                 yield values
             model_id, job = running.result()
         except Cancelled:
-            yield from self._unshow(session, ticket)
+            yield from self._unshow(ticket)
             raise gr.Error("Cancelled: nothing was changed.", title="Cancelled",
                            print_exception=False) from None
         except JobError as exc:
-            yield from self._unshow(session, ticket)
+            yield from self._unshow(ticket)
             raise _error(exc) from None
         except gr.Error:
-            yield from self._unshow(session, ticket)
+            yield from self._unshow(ticket)
             raise
         except Exception as exc:  # never a traceback in the UI
             log.exception("explain failed")
-            yield from self._unshow(session, ticket)
+            yield from self._unshow(ticket)
             raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0],
                            title="Error") from None
         progress(1.0, desc="done")
@@ -265,13 +267,12 @@ class Callbacks:
         except Exception:
             estimate_now = gr.update()
         values = [*render.result_values(job), estimate_now]
-        self._live_ticket.pop(session, None)
         yield values
 
-    def _unshow(self, session: str, ticket) -> Iterator[list[Any]]:
+    @staticmethod
+    def _unshow(ticket: Ticket | None) -> Iterator[list[Any]]:
         """After a failure: the provisional picture, if one was shown, goes."""
-        if ticket is not None and self._live_ticket.get(session) == ticket.id:
-            del self._live_ticket[session]
+        if ticket is not None and ticket.shown:
             yield _unshown_values()
 
     def explain_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
@@ -323,22 +324,33 @@ class Callbacks:
         return d, files, str(job.zip_path) if job.zip_path else None
 
     def cancel_ui(self, request: gr.Request):
-        """The Cancel button: the session's explanation stops, waiting or running; the
-        provisional picture it showed, if any, goes (the placeholder comes back)."""
+        """The Cancel button: the session's explanation stops, waiting or running (its
+        provisional picture goes in :meth:`after_cancel`)."""
         session = _session(request)
         ticket = self.board.cancel(session, "cancel button")
-        shown = ticket is not None and self._live_ticket.get(session) == ticket.id
         if ticket is not None:
             gr.Info("Cancelling…")
-        if shown:
-            self._live_ticket.pop(session, None)
-        return (gr.update(value="", visible=False), gr.update(visible=True) if shown
-                else gr.update(), gr.update(visible=False) if shown else gr.update())
+            self._cancelling[session] = ticket
+        return gr.update(value="", visible=False)
+
+    def after_cancel(self, request: gr.Request):
+        """After the Cancel button, once the job has stopped: the provisional picture it
+        showed, if any, goes (the placeholder comes back). Decided only when the job has
+        ended, so that no picture of it can arrive after this and stay."""
+        ticket = self._cancelling.pop(_session(request), None)
+        if ticket is None:
+            return gr.update(), gr.update()
+        deadline = time.monotonic() + STOP_WAIT_S
+        while not ticket.ended and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not ticket.shown:
+            return gr.update(), gr.update()
+        return gr.update(visible=True), gr.update(visible=False)
 
     def on_unload(self, request: gr.Request):
         """The page was closed or reloaded (its session ended): its work stops."""
         self.board.cancel(_session(request), "page closed")
-        self._live_ticket.pop(_session(request), None)
+        self._cancelling.pop(_session(request), None)
 
     # -------------------------------------------------------------------- results
 

@@ -44,9 +44,9 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
             show_progress="full", show_progress_on=[ui.placeholder, ui.headline, ui.spectro_plot])
         ui.queue_timer.tick(cb.queue_status, None, status, queue=False, **private,
                             show_progress="hidden")
-        ui.cancel_btn.click(cb.cancel_ui, None, [ui.queue_md, ui.placeholder, ui.results],
-                            cancels=[explain_evt],
-                            queue=False, **private)
+        ui.cancel_btn.click(cb.cancel_ui, None, ui.queue_md, cancels=[explain_evt],
+                            queue=False, **private).then(
+            cb.after_cancel, None, [ui.placeholder, ui.results], queue=False, **private)
         demo.unload(cb.on_unload)  # the page closed or reloaded: its work stops
         for name in ui.pert_names:
             ui.pert_btns[name].click(partial(cb.show_perturbation, name), [ui.job_state],

@@ -53,6 +53,7 @@ class Ticket:
     reason: str = ""  # why it was cancelled, or why it failed
     queries: int = 0  # waveforms the model has classified for it
     queries_at_cancel: int | None = None
+    shown: bool = False  # the page showed a provisional picture of it
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
