@@ -19,11 +19,13 @@ are measured together, as one more loudness layer, so that a loud cue is still f
    the margin, at the probe's gain, then at each other gain in ``gains`` (0 is removal)
    wherever a prefix at that gain would change less energy; the loudest groups the flip does
    not need are put back.
-3. **Two probes.** Steps 1-2 run once by removal and once by attenuation to half, each with
-   half the budget and a map of its own; the quieter flip wins. Removing faint content can
-   push a model *towards* its label (silence between the notes sounds electronic to these
-   taggers) where halving it pushes away: on 8 real clips labelled electronic that only a
-   near-total removal flipped (0-1 dB), the attenuation probe found flips at 13-38 dB on 3.
+3. **Two probes.** Steps 1-2 run by removal with half the budget; unless that flip is
+   ``GOOD_DB`` quiet, they run again by attenuation to half with the other half and a map of
+   its own (else the other half refines the removal map); the quieter flip wins. Removing
+   faint content can push a model *towards* its label (silence between the notes sounds
+   electronic to these taggers) where halving it pushes away: on 8 real clips labelled
+   electronic that only a near-total removal flipped (0-1 dB), the attenuation probe found
+   flips at 13-34 dB on 3 (``benchmarks/evaluation/quiet_probes.py``).
 4. The result is classified on its own, on the exact waveform that is returned.
 
 It uses ``predict`` only.
@@ -156,15 +158,17 @@ def _split(box: tuple) -> list[tuple]:
 def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
                  n_bands: int | None = None, cols: int = 8, layers: int = 4,
                  pool_db: float = 25.0, explore: float = 0.75, gains=GAINS,
-                 probes: tuple[float, ...] = PROBES, good_db: float = GOOD_DB, clip_scores: np.ndarray | None = None,
-                 roots: tuple | None = None) -> QuietResult:
+                 probes: tuple[float, ...] = PROBES, good_db: float = GOOD_DB,
+                 clip_scores: np.ndarray | None = None, roots: tuple | None = None
+                 ) -> QuietResult:
     """The label change that removes the least energy the search finds within ``budget``.
 
     ``space`` is a :class:`FrequencySpace` or a :class:`StftSpace`; ``clip_scores``, the
-    scores of the whole clip when already known, saves a call. One search runs per gain in
-    ``probes`` (how the groups are changed to measure them), each with an equal share of the
-    budget and a map of its own; the quietest flip wins, and its map is the result's
-    ``drop_map``. The result has no flip when none was found within the budget.
+    scores of the whole clip when already known, saves a call. The budget is shared equally
+    by the gains in ``probes`` (how the groups are changed to measure them): each measures a
+    map of its own and flips from it, except that once a flip is ``good_db`` quiet, the next
+    share refines that flip's map instead. The quietest flip wins, and its map is the
+    result's ``drop_map``. The result has no flip when none was found within the budget.
     """
     start = oracle.queries
     n_bands = n_bands or (64 if space.ndim == 2 else 256)
