@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import PALETTE, hz_to_note, log_bands
+from ._common import PALETTE, flip_verb, hz_to_note, log_bands
 from .grid import MelGrid, hz_to_mel, mel_grid
 from .notes import HIGHEST_KEY, LOWEST_KEY, REGISTERS, NoteSummary, summarise_notes
 
@@ -98,7 +98,7 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
                       len=0.8),
         hovertemplate=("%{x:.2f} s · %{customdata[0]:.0f} Hz · %{text}"
                        "<br>responsibility %{customdata[1]:.3g} per cell"
-                       "<br>level %{customdata[2]:.0f} dB · removed by the STFT flip: "
+                       "<br>level %{customdata[2]:.0f} dB · changed by the STFT flip: "
                        "%{customdata[3]:.0f} cells<extra></extra>")))
     flip = exp.stft_flip
     sub = ""
@@ -107,7 +107,7 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
             x=x, y=y, z=(grid.removed > 0).astype(np.uint8), showscale=False,
             contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
             line=dict(color=_FLIP, width=1.6), hoverinfo="skip", showlegend=True,
-            name=f"cells the STFT flip removed ({flip.k:,})"))
+            name=f"cells the STFT flip {flip_verb(flip)} ({flip.k:,})"))
         if flip.k <= max_marked:
             n_frames = int(exp.stft["shape"][1])
             cells = np.asarray(flip.index, dtype=np.int64)
