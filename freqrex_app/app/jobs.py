@@ -642,12 +642,11 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
     elif name == "quiet_flip":
         f = exp.quiet_flip
         label, conf, size = labels[f.label], f.confidence, len(f.index)
-        unit = "bins removed" if f.gain == 0 else f"bins attenuated (× {f.gain:g})"
+        unit = f"bins {f.change}"
     else:
         f = exp.stft_flip
         label, conf, size = labels[f.label], f.confidence, len(f.index)
-        unit = ("STFT cells removed" if f.gain == 0
-                else f"STFT cells attenuated (× {f.gain:g})")
+        unit = f"STFT cells {f.change}"
     if size == 1:
         unit = unit.replace("bins", "bin").replace("cells", "cell")
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,

@@ -158,8 +158,7 @@ def facts_md(job: Job) -> str:
                      f"changes the label")
     if exp.stft_flip is not None:
         f = exp.stft_flip
-        how = "removed" if f.gain == 0 else f"attenuated (× {f.gain:g})"
-        lines.append(f"STFT flip: **{f.k:,} cells** {how} → {exp.labels[f.label]} "
+        lines.append(f"STFT flip: **{f.k:,} cells** {f.change} → {exp.labels[f.label]} "
                      f"(SNR {f.snr_db:.1f} dB)")
     return "\n".join(f"- {line}" for line in lines)
 

@@ -27,6 +27,11 @@ class Flip:
     wave: np.ndarray
     gain: float = 0.0
 
+    @property
+    def change(self) -> str:
+        """What was done to the features, in words: "removed", or "attenuated (× 0.8)"."""
+        return "removed" if self.gain <= 0.0 else f"attenuated (× {self.gain:g})"
+
 
 def snr_db(original: np.ndarray, changed: np.ndarray) -> float:
     """10 log10(sum x^2 / sum (x - x')^2); ``inf`` when nothing changed."""

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["PALETTE", "flip_verb", "hz_to_note", "note_ticks", "new_figure", "log_bands", "band_max",
+__all__ = ["PALETTE", "hz_to_note", "note_ticks", "new_figure", "log_bands", "band_max",
            "envelope", "style_log_hz", "stft_log_rows", "stft_magnitude"]
 
 #: Colours shared by the figures and the app.
@@ -158,8 +158,3 @@ def stft_log_rows(n_freq: int, sample_rate: int, n_fft: int, n_rows: int = 240,
         hi = max(hi, lo + 1)
         ranges.append((lo, min(hi, n_freq)))
     return ranges, edges
-
-
-def flip_verb(flip) -> str:
-    """What a flip did to its features, in a legend's words: removed, or attenuated."""
-    return "removed" if flip.gain <= 0.0 else f"attenuated (× {flip.gain:g})"

@@ -13,7 +13,6 @@ from ._common import (
     PALETTE,
     band_max,
     envelope,
-    flip_verb,
     hz_to_note,
     log_bands,
     new_figure,
@@ -262,7 +261,7 @@ def responsibility_spectrogram(exp):
         if mask.any() and min(mask.shape) >= 2:
             ax.contour(grid.t_centres, grid.mel_centres, mask, levels=[0.5], colors="#00b4d8",
                        linewidths=1.1)
-            ax.plot([], [], color="#00b4d8", lw=1.4, label=f"cells the STFT flip {flip_verb(flip)}")
+            ax.plot([], [], color="#00b4d8", lw=1.4, label=f"cells the STFT flip {flip.change}")
         if flip.k <= 300:  # few enough to mark one by one
             n_frames = int(exp.stft["shape"][1])
             cells = np.asarray(flip.index, dtype=np.int64)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import PALETTE, flip_verb, hz_to_note, log_bands
+from ._common import PALETTE, hz_to_note, log_bands
 from .grid import MelGrid, hz_to_mel, mel_grid
 from .notes import HIGHEST_KEY, LOWEST_KEY, REGISTERS, NoteSummary, summarise_notes
 
@@ -107,7 +107,7 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
             x=x, y=y, z=(grid.removed > 0).astype(np.uint8), showscale=False,
             contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
             line=dict(color=_FLIP, width=1.6), hoverinfo="skip", showlegend=True,
-            name=f"cells the STFT flip {flip_verb(flip)} ({flip.k:,})"))
+            name=f"cells the STFT flip {flip.change} ({flip.k:,})"))
         if flip.k <= max_marked:
             n_frames = int(exp.stft["shape"][1])
             cells = np.asarray(flip.index, dtype=np.int64)
