@@ -43,7 +43,8 @@ MEASURED = 200
 
 
 def regions(n_bands: int, n_frames: int, rb: int, rf: int) -> np.ndarray:
-    """Region of each 64 x 1 tile (flat ``band * n_frames + frame``): rb band groups x runs of rf frames."""
+    """Region of each 64 x 1 tile (flat ``band * n_frames + frame``): ``rb`` groups of bands x
+    runs of ``rf`` frames."""
     band = np.arange(n_bands) * rb // n_bands
     seg = np.arange(n_frames) // rf
     return (band[:, None] * (seg[-1] + 1) + seg[None, :]).ravel()
@@ -82,18 +83,23 @@ def main(argv: list[str] | None = None) -> int:
             region = regions(n_bands, n_frames, rb, rf)
             count = np.bincount(region)
             exact = np.bincount(region, drop) / count
-            rows.append(shortest_flip(space, oracle, decision, by_tile(tile_of, exact[region] / energy)))
+            rows.append(shortest_flip(space, oracle, decision,
+                                      by_tile(tile_of, exact[region] / energy)))
             if count.size > MEASURED:
                 rows.append("-")
                 continue
             cell_region = region[tile_of]
             waves = [space.remove(np.flatnonzero(cell_region == r)) for r in range(count.size)]
-            measured = np.concatenate([base - decision.margin(oracle.classify(np.stack(waves[i:i + 32])).scores)
-                                       for i in range(0, len(waves), 32)]) / count
-            rows.append(shortest_flip(space, oracle, decision, by_tile(tile_of, measured[region] / energy)))
+            drops = [base - decision.margin(oracle.classify(np.stack(waves[i:i + 32])).scores)
+                     for i in range(0, len(waves), 32)]
+            measured = np.concatenate(drops) / count
+            rows.append(shortest_flip(space, oracle, decision,
+                                      by_tile(tile_of, measured[region] / energy)))
 
         def cell(r) -> str:
-            return r if isinstance(r, str) else "no flip" if r is None else f"{r[0]:.1f} dB ({r[1]:,})"
+            if isinstance(r, str):
+                return r
+            return "no flip" if r is None else f"{r[0]:.1f} dB ({r[1]:,})"
 
         print(f"| {clip_id(clip)[:32]} | {model.labels[target]} ({conf:.2f}) | "
               + " | ".join(cell(r) for r in rows) + " |", flush=True)
