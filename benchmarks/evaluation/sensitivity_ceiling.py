@@ -18,24 +18,12 @@ with their own exact drops (``tile_ceiling.py``'s 64 x 1 column), the finest thi
 """
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT.parent))
-sys.path.insert(0, str(ROOT / "evaluation"))
-
-import freqrex_app as fx  # noqa: E402
-from freqrex_app.engine.decision import Decision  # noqa: E402
-from freqrex_app.engine.oracle import Oracle  # noqa: E402
-from freqrex_app.engine.spaces import StftSpace  # noqa: E402
-from freqrex_app.evaluation import whitebox as wb  # noqa: E402
-from freqrex_app.evaluation.runner import clip_id  # noqa: E402
-from freqrex_app.evaluation.torch_forward import torch_forward  # noqa: E402
-from tile_ceiling import by_tile, shortest_flip, tiles  # noqa: E402
+from clip_args import clip_parser
+from tile_ceiling import Clip, by_tile, tiles, white_box_model
 
 #: Coarse regions (bands, frames) over the 64 x 1 tiles; "measured" only up to MEASURED regions.
 REGIONS = ((64, 16), (16, 16), (16, 64), (8, 64))
@@ -51,58 +39,34 @@ def regions(n_bands: int, n_frames: int, rb: int, rf: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("clips", nargs="+")
-    ap.add_argument("--model", default="msd-musicnn")
-    ap.add_argument("--labels-view", default="genres")
-    ap.add_argument("--duration", type=float, default=10.0)
-    args = ap.parse_args(argv)
-    model = fx.load_model(args.model, labels_view=args.labels_view)
-    forward, reason = torch_forward(model)
-    if forward is None:
-        raise SystemExit(reason)
+    args = clip_parser(__doc__).parse_args(argv)
+    model, forward = white_box_model(args)
     cols = [f"{b} x {f}, {kind}" for b, f in REGIONS for kind in ("exact", "measured")]
     print("| clip | label | 64 x 1, own drops | " + " | ".join(cols) + " |")
     print("|---|---|---|" + "---|" * len(cols))
-    for clip in args.clips:
-        x = fx.load_audio(clip, sample_rate=model.sample_rate, duration=args.duration).samples
-        space = StftSpace(x, model.sample_rate)
-        oracle = Oracle(model)
-        target, conf, scores = oracle.classify_one(x)
-        decision = Decision(target)
-        base = float(decision.margin(scores)[0])
-        masked = wb.MaskedWave(space)
-        _, grad = wb.margin_gradient(forward, masked, target)
-        tile_of = tiles(space, 64, 1)
-        n_frames = space.shape[1]
+    for path in args.clips:
+        clip = Clip.load(path, model, forward, args.duration)
+        base = float(clip.decision.margin(clip.scores)[0])
+        tile_of = tiles(clip.space, 64, 1)
+        n_frames = clip.space.shape[1]
         n_bands = int(tile_of.max()) // n_frames + 1
-        drop = np.bincount(tile_of, -grad, minlength=n_bands * n_frames)
-        energy = np.maximum(np.bincount(tile_of, masked.energy(), minlength=drop.size), 1e-30)
-        rows = [shortest_flip(space, oracle, decision, by_tile(tile_of, drop / energy))]
+        drop = np.bincount(tile_of, -clip.grad, minlength=n_bands * n_frames)
+        energy = np.maximum(np.bincount(tile_of, clip.masked.energy(), minlength=drop.size), 1e-30)
+        rows = [clip.flip(by_tile(tile_of, drop / energy))]
         for rb, rf in REGIONS:
             region = regions(n_bands, n_frames, rb, rf)
             count = np.bincount(region)
             exact = np.bincount(region, drop) / count
-            rows.append(shortest_flip(space, oracle, decision,
-                                      by_tile(tile_of, exact[region] / energy)))
+            rows.append(clip.flip(by_tile(tile_of, exact[region] / energy)))
             if count.size > MEASURED:
                 rows.append("-")
                 continue
             cell_region = region[tile_of]
-            waves = [space.remove(np.flatnonzero(cell_region == r)) for r in range(count.size)]
-            drops = [base - decision.margin(oracle.classify(np.stack(waves[i:i + 32])).scores)
-                     for i in range(0, len(waves), 32)]
-            measured = np.concatenate(drops) / count
-            rows.append(shortest_flip(space, oracle, decision,
-                                      by_tile(tile_of, measured[region] / energy)))
-
-        def cell(r) -> str:
-            if isinstance(r, str):
-                return r
-            return "no flip" if r is None else f"{r[0]:.1f} dB ({r[1]:,})"
-
-        print(f"| {clip_id(clip)[:32]} | {model.labels[target]} ({conf:.2f}) | "
-              + " | ".join(cell(r) for r in rows) + " |", flush=True)
+            waves = np.stack([clip.space.remove(np.flatnonzero(cell_region == r))
+                              for r in range(count.size)])
+            measured = (base - clip.decision.margin(clip.oracle.classify(waves).scores)) / count
+            rows.append(clip.flip(by_tile(tile_of, measured[region] / energy)))
+        print(clip.row(model, rows), flush=True)
     return 0
 
 

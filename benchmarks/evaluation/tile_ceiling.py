@@ -20,8 +20,8 @@ against single frames, and boxes that a budget of hundreds of calls can measure 
 """
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,8 @@ from freqrex_app.engine.quiet import mel_edges  # noqa: E402
 from freqrex_app.engine.spaces import StftSpace  # noqa: E402
 from freqrex_app.evaluation import whitebox as wb  # noqa: E402
 from freqrex_app.evaluation.runner import clip_id  # noqa: E402
-from freqrex_app.evaluation.torch_forward import torch_forward  # noqa: E402
+from freqrex_app.evaluation.torch_forward import TorchForward, torch_forward  # noqa: E402
+from clip_args import clip_parser  # noqa: E402
 
 #: (mel bands, frames per tile); 64 x 8 is the engine's tiling.
 TILINGS = ((64, 1), (96, 1), (64, 4), (64, 8), (32, 4), (16, 32))
@@ -87,49 +88,74 @@ def by_tile(tile_of: np.ndarray, score: np.ndarray) -> list[np.ndarray]:
     return [order[starts[t]:starts[t + 1]] for t in chosen]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("clips", nargs="+")
-    ap.add_argument("--model", default="msd-musicnn")
-    ap.add_argument("--labels-view", default="genres")
-    ap.add_argument("--duration", type=float, default=10.0)
-    args = ap.parse_args(argv)
+def white_box_model(args):
+    """The model the arguments name, and its torch forward (exits when it has none)."""
     model = fx.load_model(args.model, labels_view=args.labels_view)
     forward, reason = torch_forward(model)
     if forward is None:
         raise SystemExit(reason)
+    return model, forward
+
+
+@dataclass
+class Clip:
+    """One clip's STFT, the model's label and the gradient of its margin over the cells."""
+
+    path: str
+    space: StftSpace
+    oracle: Oracle
+    decision: Decision
+    confidence: float
+    scores: np.ndarray
+    masked: wb.MaskedWave
+    grad: np.ndarray
+
+    @classmethod
+    def load(cls, path: str, model, forward: TorchForward, duration: float) -> "Clip":
+        x = fx.load_audio(path, sample_rate=model.sample_rate, duration=duration).samples
+        space = StftSpace(x, model.sample_rate)
+        oracle = Oracle(model)
+        target, conf, scores = oracle.classify_one(x)
+        masked = wb.MaskedWave(space)
+        _, grad = wb.margin_gradient(forward, masked, target)
+        return cls(path, space, oracle, Decision(target), conf, scores, masked, grad)
+
+    def flip(self, groups: list[np.ndarray]):
+        """``shortest_flip`` of ``groups`` on this clip."""
+        return shortest_flip(self.space, self.oracle, self.decision, groups)
+
+    def row(self, model, cells: list) -> str:
+        """A table row: the clip, its label and each flip's SNR (cells changed)."""
+        def cell(r) -> str:
+            if isinstance(r, str):
+                return r
+            return "no flip" if r is None else f"{r[0]:.1f} dB ({r[1]:,})"
+
+        return (f"| {clip_id(self.path)[:32]} | {model.labels[self.decision.target]} "
+                f"({self.confidence:.2f}) | " + " | ".join(cell(r) for r in cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = clip_parser(__doc__).parse_args(argv)
+    model, forward = white_box_model(args)
     print("| clip | label | cells (white-box step 0) | "
           + " | ".join(f"{b} x {f}" for b, f in TILINGS) + " | 64 x 1, sign only |")
     print("|---|---|---|" + "---|" * (len(TILINGS) + 1))
-    for clip in args.clips:
-        x = fx.load_audio(clip, sample_rate=model.sample_rate, duration=args.duration).samples
-        space = StftSpace(x, model.sample_rate)
-        oracle = Oracle(model)
-        target, conf, _ = oracle.classify_one(x)
-        decision = Decision(target)
-        masked = wb.MaskedWave(space)
-        energy = masked.energy()
-        _, grad = wb.margin_gradient(forward, masked, target)
-        drop = -grad
-        order = wb.energy_order(grad, energy)
-        cells = [shortest_flip(space, oracle, decision, [order[i:i + 64]
-                                                         for i in range(0, order.size, 64)])]
+    for path in args.clips:
+        clip = Clip.load(path, model, forward, args.duration)
+        energy = clip.masked.energy()
+        drop = -clip.grad
+        order = wb.energy_order(clip.grad, energy)
+        cells = [clip.flip([order[i:i + 64] for i in range(0, order.size, 64)])]
         rows = []
         for n_bands, frames in TILINGS:
-            tile_of = tiles(space, n_bands, frames)
+            tile_of = tiles(clip.space, n_bands, frames)
             d, e = np.bincount(tile_of, drop), np.bincount(tile_of, energy)
-            rows.append(shortest_flip(space, oracle, decision,
-                                      by_tile(tile_of, d / np.maximum(e, 1e-30))))
-        tile_of = tiles(space, 64, 1)
+            rows.append(clip.flip(by_tile(tile_of, d / np.maximum(e, 1e-30))))
+        tile_of = tiles(clip.space, 64, 1)
         d, e = np.bincount(tile_of, drop), np.bincount(tile_of, energy)
-        rows.append(shortest_flip(space, oracle, decision,
-                                  by_tile(tile_of, np.where(d > 0, 1.0 / np.maximum(e, 1e-30), 0.0))))
-
-        def cell(r) -> str:
-            return "no flip" if r is None else f"{r[0]:.1f} dB ({r[1]:,})"
-
-        print(f"| {clip_id(clip)[:32]} | {model.labels[target]} ({conf:.2f}) | "
-              + " | ".join(cell(r) for r in cells + rows) + " |", flush=True)
+        rows.append(clip.flip(by_tile(tile_of, np.where(d > 0, 1.0 / np.maximum(e, 1e-30), 0.0))))
+        print(clip.row(model, cells + rows), flush=True)
     return 0
 
 

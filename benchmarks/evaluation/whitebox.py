@@ -11,7 +11,6 @@ mismatch is printed and makes the exit status 1). The engine is not run.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -27,6 +26,8 @@ from freqrex_app.engine.spaces import FrequencySpace, StftSpace
 from freqrex_app.evaluation import whitebox as wb
 from freqrex_app.evaluation.runner import clip_id
 
+from clip_args import clip_parser
+
 
 def _doc(f, labels) -> dict | None:
     if f is None:
@@ -36,11 +37,7 @@ def _doc(f, labels) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("clips", nargs="+")
-    ap.add_argument("--model", default="msd-musicnn")
-    ap.add_argument("--labels-view", default="genres")
-    ap.add_argument("--duration", type=float, default=10.0)
+    ap = clip_parser(__doc__)
     ap.add_argument("--start", type=float, default=0.0)
     ap.add_argument("--steps", type=int, default=wb.STEPS)
     ap.add_argument("--gains", type=float, nargs="+", default=list(wb.GAINS))
