@@ -2,6 +2,7 @@
 
     python benchmarks/evaluation/quiet_probes.py /tmp/freqrex_clips/0*.flac --budget 200
     python benchmarks/evaluation/quiet_probes.py CLIPS --domain freq --budget 160
+    python benchmarks/evaluation/quiet_probes.py CLIPS --budget 200 --tilings 64x8 16x2 8x1
 
 For each clip (its first 10 s, msd-musicnn, genres view) it runs ``engine.quiet.quiet_search``
 twice with the same budget: with ``probes=(0.0,)`` (removal only) and with the default
@@ -9,7 +10,8 @@ twice with the same budget: with ``probes=(0.0,)`` (removal only) and with the d
 budgets are what the search gets inside a standard explanation of 10 s (about 200 calls for
 the STFT flip, 160 for the quiet flip). Every flip is re-classified on its own waveform, and
 its SNR is computed from it. Prints one row per clip and the medians and shares at 30, 35 and
-40 dB.
+40 dB. With ``--tilings`` the variants are the STFT tilings given instead (mel bands x frames
+per tile; the engine's is 64 x 8), each with the default probes.
 """
 from __future__ import annotations
 
@@ -31,13 +33,14 @@ from freqrex_app.engine.spaces import FrequencySpace, StftSpace  # noqa: E402
 VARIANTS = {"removal only": (0.0,), "two probes": PROBES}
 
 
-def run(model, x: np.ndarray, sr: int, domain: str, budget: int, probes) -> float | None:
+def run(model, x: np.ndarray, sr: int, domain: str, budget: int, settings: dict
+        ) -> float | None:
     space = StftSpace(x, sr) if domain == "stft" else FrequencySpace(x, sr)
     oracle = Oracle(model, budget=budget + 1)
     target, _, scores = oracle.classify_one(x)
     decision = Decision(target)
     found = quiet_search(space, oracle, decision, budget=budget, clip_scores=scores,
-                         probes=probes)
+                         **settings)
     if found.index is None:
         return None
     assert decision.changed(model.predict(found.wave[None]))[0], "the flip must re-classify"
@@ -50,16 +53,22 @@ def main(argv=None) -> int:
     ap.add_argument("--domain", choices=("stft", "freq"), default="stft")
     ap.add_argument("--budget", type=int, default=200)
     ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--tilings", nargs="+", metavar="BANDSxFRAMES",
+                    help="compare STFT tilings (e.g. 64x8 16x2) instead of the probes")
     args = ap.parse_args(argv)
     model = load_model("msd-musicnn", labels_view="genres")
-    results: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    print(f"| clip | label | {' | '.join(VARIANTS)} |\n|---|---|" + "---|" * len(VARIANTS))
+    variants = {name: {"probes": probes} for name, probes in VARIANTS.items()}
+    if args.tilings:
+        variants = {f"{t} tiles": dict(zip(("n_bands", "cols"), map(int, t.split("x"))))
+                    for t in args.tilings}
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    print(f"| clip | label | {' | '.join(variants)} |\n|---|---|" + "---|" * len(variants))
     for clip in args.clips:
         x = np.asarray(load_audio(clip, sample_rate=model.sample_rate, duration=args.duration))
         label = model.labels[int(np.argmax(model.predict(x[None])[0]))]
         row = []
-        for name, probes in VARIANTS.items():
-            snr = run(model, x, model.sample_rate, args.domain, args.budget, probes)
+        for name, settings in variants.items():
+            snr = run(model, x, model.sample_rate, args.domain, args.budget, settings)
             results[name].append(0.0 if snr is None else snr)  # no flip counts as 0 dB
             row.append("no flip" if snr is None else f"{snr:.1f} dB")
         print(f"| {Path(clip).stem[:32]} | {label} | {' | '.join(row)} |", flush=True)

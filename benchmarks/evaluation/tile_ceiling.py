@@ -1,7 +1,7 @@
 """What a tile-level search can reach: the STFT flip when every tile's linear drop is *known*.
 
     python benchmarks/evaluation/tile_ceiling.py CLIP... [--model msd-musicnn] [--labels-view genres]
-        [--duration 10]
+        [--duration 10] [--tilings 64x1 64x8 8x1 ...]
 
 The engine's least audible flip is black-box: it measures the margin drop of removing groups
 of STFT cells (tiles: mel bands x runs of frames) and removes the tiles with the largest drop
@@ -40,7 +40,7 @@ from freqrex_app.evaluation.runner import clip_id  # noqa: E402
 from freqrex_app.evaluation.torch_forward import TorchForward, torch_forward  # noqa: E402
 from clip_args import clip_parser  # noqa: E402
 
-#: (mel bands, frames per tile); 64 x 8 is the engine's tiling.
+#: (mel bands, frames per tile) by default; 64 x 8 is the engine's tiling.
 TILINGS = ((64, 1), (96, 1), (64, 4), (64, 8), (32, 4), (16, 32))
 
 
@@ -136,11 +136,15 @@ class Clip:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = clip_parser(__doc__).parse_args(argv)
+    ap = clip_parser(__doc__)
+    ap.add_argument("--tilings", nargs="+", metavar="BANDSxFRAMES",
+                    default=[f"{b}x{f}" for b, f in TILINGS])
+    args = ap.parse_args(argv)
+    tilings = [tuple(map(int, t.split("x"))) for t in args.tilings]
     model, forward = white_box_model(args)
     print("| clip | label | cells (white-box step 0) | "
-          + " | ".join(f"{b} x {f}" for b, f in TILINGS) + " | 64 x 1, sign only |")
-    print("|---|---|---|" + "---|" * (len(TILINGS) + 1))
+          + " | ".join(f"{b} x {f}" for b, f in tilings) + " | 64 x 1, sign only |")
+    print("|---|---|---|" + "---|" * (len(tilings) + 1))
     for path in args.clips:
         clip = Clip.load(path, model, forward, args.duration)
         energy = clip.masked.energy()
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         order = wb.energy_order(clip.grad, energy)
         cells = [clip.flip([order[i:i + 64] for i in range(0, order.size, 64)])]
         rows = []
-        for n_bands, frames in TILINGS:
+        for n_bands, frames in tilings:
             tile_of = tiles(clip.space, n_bands, frames)
             d, e = np.bincount(tile_of, drop), np.bincount(tile_of, energy)
             rows.append(clip.flip(by_tile(tile_of, d / np.maximum(e, 1e-30))))
