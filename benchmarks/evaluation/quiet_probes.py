@@ -3,6 +3,7 @@
     python benchmarks/evaluation/quiet_probes.py /tmp/freqrex_clips/0*.flac --budget 200
     python benchmarks/evaluation/quiet_probes.py CLIPS --domain freq --budget 160
     python benchmarks/evaluation/quiet_probes.py CLIPS --budget 200 --tilings 64x8 16x2 8x1
+    python benchmarks/evaluation/quiet_probes.py CLIPS --budget 200 --probes 0,0.5 0.8
 
 For each clip (its first 10 s, msd-musicnn, genres view) it runs ``engine.quiet.quiet_search``
 twice with the same budget: with ``probes=(0.0,)`` (removal only) and with the default
@@ -10,8 +11,9 @@ twice with the same budget: with ``probes=(0.0,)`` (removal only) and with the d
 budgets are what the search gets inside a standard explanation of 10 s (about 200 calls for
 the STFT flip, 160 for the quiet flip). Every flip is re-classified on its own waveform, and
 its SNR is computed from it. Prints one row per clip and the medians and shares at 30, 35 and
-40 dB. With ``--tilings`` the variants are the STFT tilings given instead (mel bands x frames
-per tile; the engine's is 64 x 8), each with the default probes.
+40 dB. With ``--probes`` the variants are the probe sets given instead (comma-separated gains, the
+first probe first), and with ``--tilings`` the STFT tilings (mel bands x frames per tile; the
+engine's is 64 x 8), each with the default probes.
 """
 from __future__ import annotations
 
@@ -53,11 +55,16 @@ def main(argv=None) -> int:
     ap.add_argument("--domain", choices=("stft", "freq"), default="stft")
     ap.add_argument("--budget", type=int, default=200)
     ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--probes", nargs="+", metavar="G[,G...]",
+                    help="compare probe sets (e.g. 0,0.5 0.8) instead of the default two")
     ap.add_argument("--tilings", nargs="+", metavar="BANDSxFRAMES",
                     help="compare STFT tilings (e.g. 64x8 16x2) instead of the probes")
     args = ap.parse_args(argv)
     model = load_model("msd-musicnn", labels_view="genres")
     variants = {name: {"probes": probes} for name, probes in VARIANTS.items()}
+    if args.probes:
+        variants = {f"probes {p}": {"probes": tuple(map(float, p.split(",")))}
+                    for p in args.probes}
     if args.tilings:
         variants = {f"{t} tiles": dict(zip(("n_bands", "cols"), map(int, t.split("x"))))
                     for t in args.tilings}

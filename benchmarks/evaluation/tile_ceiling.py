@@ -1,7 +1,7 @@
 """What a tile-level search can reach: the STFT flip when every tile's linear drop is *known*.
 
-    python benchmarks/evaluation/tile_ceiling.py CLIP... [--model msd-musicnn] [--labels-view genres]
-        [--duration 10] [--tilings 64x1 64x8 8x1 ...]
+    python benchmarks/evaluation/tile_ceiling.py CLIP... [--model msd-musicnn]
+        [--labels-view genres] [--duration 10] [--tilings 64x1 64x8 8x1 ...]
 
 The engine's least audible flip is black-box: it measures the margin drop of removing groups
 of STFT cells (tiles: mel bands x runs of frames) and removes the tiles with the largest drop
@@ -61,7 +61,8 @@ def shortest_flip(space, oracle: Oracle, decision: Decision, groups: list[np.nda
 
     def test(k: int) -> bool:
         wave = space.remove(index[:ends[k - 1]])
-        seen[k] = (bool(decision.changed(oracle.classify_one(wave)[2])[0]), snr_db(space.wave, wave))
+        flipped = bool(decision.changed(oracle.classify_one(wave)[2])[0])
+        seen[k] = (flipped, snr_db(space.wave, wave))
         return seen[k][0]
 
     n, fail, k = len(groups), 0, 1
