@@ -1,4 +1,5 @@
-"""A planted classifier that is a torch module, for the white-box reference's tests.
+"""A planted differentiable classifier (a torch module with ``predict_torch``), for the
+gradient searches' tests.
 
 It says "yes" while the amplitude of one rfft bin (a faint tone) stays above a threshold,
 with a smooth (sigmoid) score so that its margin has a gradient.
@@ -20,7 +21,8 @@ def faint_tone_clip(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
 
 
 class FaintTone(torch.nn.Module):
-    """'yes' while the amplitude at ``hz`` exceeds ``threshold``; ``forward`` is ``predict``."""
+    """'yes' while the amplitude at ``hz`` exceeds ``threshold``; differentiable
+    (``predict_torch``, the module's ``forward``)."""
 
     sample_rate = SR
     labels = ["no", "yes"]
@@ -35,6 +37,9 @@ class FaintTone(torch.nn.Module):
         amp = torch.fft.rfft(waves.double(), dim=1)[:, hz_to_bin(self.hz, n)].abs() / (n / 2)
         p = torch.sigmoid((amp - self.threshold) * self.sharpness)
         return torch.stack([1 - p, p], dim=1).float()
+
+    def predict_torch(self, waves: torch.Tensor) -> torch.Tensor:
+        return self(waves)
 
     def predict(self, waves: np.ndarray) -> np.ndarray:
         with torch.no_grad():

@@ -15,6 +15,7 @@ from freqrex_app.engine.oracle import Oracle
 from freqrex_app.engine.spaces import FrequencySpace
 from freqrex_app.engine.manipulations import snr_db
 from freqrex_app.evaluation import baselines as bl
+from freqrex_app.engine.gradient import GAINS
 from freqrex_app.evaluation import whitebox as wb
 from freqrex_app.evaluation.report import summarise, wilson, write_report
 from freqrex_app.evaluation.runner import Job, Settings, is_done, load_rows, make_jobs, run_jobs
@@ -83,32 +84,32 @@ def msd_excerpt():
     return model, audio.samples
 
 
-def test_whitebox_gradient_matches_finite_differences(msd_excerpt):
+def test_gradient_matches_finite_differences(msd_excerpt):
     """The differentiable path is the engine's reconstruction and the model's predict."""
     import torch
+    from freqrex_app.engine.decision import Decision
+    from freqrex_app.engine.gradient import MaskedWave, margin_gradient
     from freqrex_app.engine.spaces import StftSpace
-    from freqrex_app.evaluation.torch_forward import torch_forward
 
     model, x = msd_excerpt
-    forward, reason = torch_forward(model)
-    assert reason is None
     with torch.no_grad():
-        assert np.abs(forward(torch.from_numpy(x[None])).numpy() - model.predict(x[None])).max() < 1e-6
-    target = int(model.predict(x[None])[0].argmax())
+        assert np.abs(model.predict_torch(torch.from_numpy(x[None])).numpy()
+                      - model.predict(x[None])).max() < 1e-5
+    decision = Decision(int(model.predict(x[None])[0].argmax()))
     for space in (FrequencySpace(x, SR), StftSpace(x, SR)):
-        masked = wb.MaskedWave(space)
+        masked = MaskedWave(space)
         idx = np.arange(50, space.n_features, 9)
         mask = np.zeros(space.n_features)
         mask[idx] = 1.0
         with torch.no_grad():
             wave = masked(torch.from_numpy(mask.reshape(space.shape))).numpy()
         assert np.abs(wave - space.remove(idx)).max() < 1e-5  # the engine's removal
-        _, grad = wb.margin_gradient(forward, masked, target)
+        _, grad = margin_gradient(model, masked, decision)
         for k in np.argsort(-np.abs(grad))[:3]:
             eps, up, down = 0.01, np.zeros(space.n_features), np.zeros(space.n_features)
             up[k], down[k] = eps, -eps
-            fd = (wb.margin_gradient(forward, masked, target, mask=up)[0]
-                  - wb.margin_gradient(forward, masked, target, mask=down)[0]) / (2 * eps)
+            fd = (margin_gradient(model, masked, decision, mask=up)[0]
+                  - margin_gradient(model, masked, decision, mask=down)[0]) / (2 * eps)
             assert abs(fd - grad[k]) <= 0.05 * abs(grad[k]), (space.ndim, k, fd, grad[k])
 
 
@@ -152,7 +153,7 @@ def test_whitebox_quiet_flip_finds_the_planted_faint_cue():
     # below the threshold: the change is (1 - g) of the cue's, 20 log10(1 / (1 - g)) dB quieter
     amp = space.magnitude[cue] / (x.size / 2)
     assert amp == pytest.approx(CUE_AMP, rel=0.2)
-    gain = max(g for g in wb.GAINS if g * amp < THRESHOLD)
+    gain = max(g for g in GAINS if g * amp < THRESHOLD)
     assert gain > 0 and q.flipped and q.index.tolist() == [cue] and q.gain == gain
     assert q.snr_db == pytest.approx(alone - 20 * np.log10(1 - gain), abs=0.05)
     # the STFT flip takes the cue's cells, about as quietly as removing the cue
@@ -169,7 +170,7 @@ def test_whitebox_quiet_flip_finds_the_planted_faint_cue():
 
 def test_whitebox_skips_models_without_a_torch_forward():
     res = wb.run_whitebox(Planted("one"), FrequencySpace(tone_clip(), SR), None, 1)
-    assert isinstance(res, str) and "not a torch module" in res
+    assert isinstance(res, str) and "no differentiable forward" in res
 
 
 # -- runner: rows, resume, pool ----------------------------------------------------------------
@@ -206,7 +207,7 @@ def test_rows_resume_and_settings_change(clips, tmp_path, monkeypatch):
     assert gate["flipped"] and gate["n_cells"] == r["quietest_stft_cells"]
     # the white-box reference needs a torch model: skipped, with the reason
     assert r["whitebox_flip_1"] is None and r["whitebox_quiet_flip"] is None
-    assert "whitebox: " in r["notes"] and "not a torch module" in r["notes"]
+    assert "whitebox: " in r["notes"] and "no differentiable forward" in r["notes"]
     # resume: nothing recomputed
     mtimes = [(j.folder / "row.json").stat().st_mtime_ns for j in jobs]
     done = []

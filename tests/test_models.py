@@ -293,3 +293,33 @@ def test_pooled_bn_shortcut_equals_plain_layers():
             torch.testing.assert_close(conv_relu_bn_pool(x, conv, bn, pool), want, atol=1e-5, rtol=1e-5)
         strided = conv_relu_bn_pool(x, conv, bn, _pool_time4_stride2, stride=(1, 2))
         torch.testing.assert_close(strided, F.max_pool2d(plain, (4, 1), (2, 2)), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model_id", IDS)
+def test_predict_torch_equals_predict_and_has_gradients(model_id):
+    """The differentiable forward (SPEC section 6): predict's scores within 1e-5, on a clip of
+    several patches, a short one (padded) and through a labels view; gradients reach the wave."""
+    import torch
+
+    model = load_model(model_id, labels_view="genres")
+    assert models.differentiable(model) and models.differentiable(model.base)
+    for seconds in (7.3, 1.0):
+        x = np.stack([music_like(seconds, seed) for seed in (0, 1)])
+        wave = torch.from_numpy(x).requires_grad_(True)
+        scores = model.predict_torch(wave)
+        assert scores.shape == (2, len(model.labels)) and scores.requires_grad
+        assert np.abs(scores.detach().numpy() - model.predict(x)).max() < 1e-5
+        scores[0, int(scores[0].argmax())].backward()
+        assert torch.isfinite(wave.grad).all() and wave.grad[0].abs().sum() > 0
+        assert wave.grad[1].abs().sum() == 0  # the rows are independent
+
+
+def test_a_plain_predict_model_is_not_differentiable():
+    class Plain:
+        name, sample_rate, labels = "plain", 16000, ["a", "b"]
+
+        def predict(self, waves):
+            return np.full((len(waves), 2), 0.5, dtype=np.float32)
+
+    assert not models.differentiable(Plain())
+    assert not models.differentiable(models.restrict_labels(Plain(), ["a", "b"]))

@@ -132,3 +132,26 @@ def test_pickle_weights_are_refused(tiny_ast, tmp_path):
     assert load_model(f"hf:{tiny_ast}").predict(waves(1)).shape == (1, len(LABELS))
     with pytest.raises(ValueError):
         load_model(f"hf:{folder}")
+
+
+def test_raw_waveform_models_are_differentiable_and_spectrogram_ones_are_not(tiny_wav2vec2,
+                                                                             tiny_ast):
+    """Wav2Vec2-style checkpoints get ``predict_torch`` (predict within 1e-5, gradients to the
+    wave) and the gradient flips; AST's numpy filterbank has none: black-box flips."""
+    import torch
+
+    w2v = load_model(f"hf:{tiny_wav2vec2}", device="cpu")
+    assert fx.models.differentiable(w2v)
+    x = waves(2)
+    wave = torch.from_numpy(x).requires_grad_(True)
+    scores = w2v.predict_torch(wave)
+    assert np.abs(scores.detach().numpy() - w2v.predict(x)).max() < 1e-5
+    scores[0, 0].backward()
+    assert wave.grad[0].abs().sum() > 0
+    exp = fx.explain(fx.Audio(x[0], 16000), w2v, budget=200, seed=0, stft=False)
+    assert exp.flip_search == "gradient" and exp.gradients >= 1
+
+    ast = load_model(f"hf:{tiny_ast}", device="cpu")
+    assert not fx.models.differentiable(ast)
+    with pytest.raises(ValueError, match="needs a differentiable model"):
+        fx.explain(fx.Audio(x[0], 16000), ast, budget=100, flip_search="gradient")

@@ -35,9 +35,9 @@ from freqrex_app.engine.manipulations import snr_db  # noqa: E402
 from freqrex_app.engine.oracle import Oracle  # noqa: E402
 from freqrex_app.engine.quiet import mel_edges  # noqa: E402
 from freqrex_app.engine.spaces import StftSpace  # noqa: E402
-from freqrex_app.evaluation import whitebox as wb  # noqa: E402
+from freqrex_app.engine import gradient as wb  # noqa: E402
+from freqrex_app.models.base import differentiable  # noqa: E402
 from freqrex_app.evaluation.runner import clip_id  # noqa: E402
-from freqrex_app.evaluation.torch_forward import TorchForward, torch_forward  # noqa: E402
 from clip_args import clip_parser  # noqa: E402
 
 #: (mel bands, frames per tile) by default; 64 x 8 is the engine's tiling.
@@ -90,12 +90,12 @@ def by_tile(tile_of: np.ndarray, score: np.ndarray) -> list[np.ndarray]:
 
 
 def white_box_model(args):
-    """The model the arguments name, and its torch forward (exits when it has none)."""
+    """The model the arguments name, twice: it is its own differentiable forward (exits when
+    it has none)."""
     model = fx.load_model(args.model, labels_view=args.labels_view)
-    forward, reason = torch_forward(model)
-    if forward is None:
-        raise SystemExit(reason)
-    return model, forward
+    if not differentiable(model):
+        raise SystemExit(f"{args.model} has no differentiable forward (predict_torch)")
+    return model, model
 
 
 @dataclass
@@ -112,13 +112,13 @@ class Clip:
     grad: np.ndarray
 
     @classmethod
-    def load(cls, path: str, model, forward: TorchForward, duration: float) -> "Clip":
+    def load(cls, path: str, model, forward, duration: float) -> "Clip":
         x = fx.load_audio(path, sample_rate=model.sample_rate, duration=duration).samples
         space = StftSpace(x, model.sample_rate)
         oracle = Oracle(model)
         target, conf, scores = oracle.classify_one(x)
         masked = wb.MaskedWave(space)
-        _, grad = wb.margin_gradient(forward, masked, target)
+        _, grad = wb.margin_gradient(forward, masked, Decision(target))
         return cls(path, space, oracle, Decision(target), conf, scores, masked, grad)
 
     def flip(self, groups: list[np.ndarray]):

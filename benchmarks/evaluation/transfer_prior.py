@@ -20,8 +20,8 @@ import numpy as np
 
 import freqrex_app as fx
 from clip_args import clip_parser
-from freqrex_app.evaluation import whitebox as wb
-from freqrex_app.evaluation.torch_forward import torch_forward
+from freqrex_app.engine import gradient as wb
+from freqrex_app.engine.decision import Decision
 from tile_ceiling import Clip, white_box_model
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         if s.sample_rate != model.sample_rate:
             raise SystemExit(f"{name} runs at {s.sample_rate} Hz, {args.model} at "
                              f"{model.sample_rate} Hz")
-        surrogates[name] = (s, torch_forward(s)[0])
+        surrogates[name] = (s, s)
     print("| clip | label | own gradient | " + " | ".join(surrogates) + " | sum of surrogates |")
     print("|---|---|---|" + "---|" * (len(surrogates) + 1))
     for path in args.clips:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             if label not in s.labels:
                 cells.append("-")
                 continue
-            _, grad = wb.margin_gradient(s_forward, clip.masked, list(s.labels).index(label))
+            _, grad = wb.margin_gradient(s_forward, clip.masked, Decision(list(s.labels).index(label)))
             grad = grad / max(float(np.abs(grad).sum()), 1e-30)
             total = total + grad
             cells.append(flip(grad))

@@ -23,6 +23,7 @@ from freqrex_app.audio.io import load_audio, write_wav
 from freqrex_app.engine.manipulations import snr_db
 from freqrex_app.engine.oracle import Oracle
 from freqrex_app.engine.spaces import FrequencySpace, StftSpace
+from freqrex_app.engine.gradient import GAINS, STEPS
 from freqrex_app.evaluation import whitebox as wb
 from freqrex_app.evaluation.runner import clip_id
 
@@ -39,8 +40,8 @@ def _doc(f, labels) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     ap = clip_parser(__doc__)
     ap.add_argument("--start", type=float, default=0.0)
-    ap.add_argument("--steps", type=int, default=wb.STEPS)
-    ap.add_argument("--gains", type=float, nargs="+", default=list(wb.GAINS))
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--gains", type=float, nargs="+", default=list(GAINS))
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     out = Path(args.out)

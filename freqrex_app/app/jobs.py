@@ -649,6 +649,8 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
         unit = f"STFT cells {f.change}"
     if size == 1:
         unit = unit.replace("bins", "bin").replace("cells", "cell")
+    heard = exp.audibility.get(name)
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,
             "confidence": float(conf), "snr_db": _snr(exp, waves[name]), "size": int(size),
-            "unit": unit, "changed": label != exp.label}
+            "unit": unit, "changed": label != exp.label, "mos": heard and heard.mos,
+            "zimtohrli": heard and heard.zimtohrli}

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..audio.hearing import Audibility
+
 __all__ = ["PEAK", "LISTENING_FILE", "LeadFlip", "Audible", "lead_flip", "lead_candidates",
            "write_audible", "read_audible", "FEW_TONES"]
 
@@ -30,7 +32,8 @@ FEW_TONES = 12
 @dataclass(frozen=True)
 class LeadFlip:
     """A verified flip: its output name (``quiet_flip``, ``stft_flip``, ``flip_k``), the new
-    label and confidence, its SNR, how many features it changed and in which domain."""
+    label and confidence, how audible it is (SNR, Zimtohrli distance and MOS), how many
+    features it changed and in which domain, and which search found it."""
 
     name: str
     label: str
@@ -39,6 +42,13 @@ class LeadFlip:
     k: int
     unit: str
     gain: float
+    zimtohrli: float | None = None
+    mos: float | None = None
+    search: str = "black-box"
+
+    @property
+    def audibility(self) -> Audibility:
+        return Audibility(self.snr_db, self.zimtohrli, self.mos)
 
 
 @dataclass(frozen=True)
@@ -56,23 +66,15 @@ class Audible:
 
 def lead_candidates(exp) -> list[LeadFlip]:
     """Every verified flip of ``exp`` (the changed waveform classifies as another label, or as
-    the foil with a contrast), highest SNR first."""
-    out: list[LeadFlip] = []
-    named = [("quiet_flip", exp.quiet_flip, "frequency bins"),
-             ("stft_flip", exp.stft_flip, "time-frequency cells")]
-    named += [(f"flip_{f.k}", f, "frequency bins") for f in exp.flips]
-    for name, f, unit in named:
-        if f is None or not f.flipped or not math.isfinite(f.snr_db):
-            continue
-        out.append(LeadFlip(name, exp.labels[f.label], float(f.confidence), float(f.snr_db),
-                            int(f.k), unit, float(getattr(f, "gain", 0.0))))
-    out.sort(key=lambda c: -c.snr_db)
-    return out
+    the foil with a contrast), the least audible first (``Explanation.verified_flips``)."""
+    return [LeadFlip(name, exp.labels[f.label], float(f.confidence), float(f.snr_db), int(f.k),
+                     "time-frequency cells" if name == "stft_flip" else "frequency bins",
+                     float(f.gain), heard.zimtohrli, heard.mos, f.search)
+            for name, f, heard in exp.verified_flips()]
 
 
 def lead_flip(exp) -> LeadFlip | None:
-    """The least audible verified flip: the higher-SNR of the quiet flip and the STFT flip
-    (a flip-k that is quieter still wins too); None when nothing flipped."""
+    """The least audible verified flip, by the model of hearing; None when nothing flipped."""
     found = lead_candidates(exp)
     return found[0] if found else None
 
@@ -109,7 +111,8 @@ def write_audible(exp, folder: Path) -> dict[str, Path]:
     lead = lead_flip(exp)
     meta["lead"] = None if lead is None else {
         "name": lead.name, "label": lead.label, "confidence": lead.confidence,
-        "snr_db": lead.snr_db, "audio": f"{lead.name}.wav",
+        "snr_db": lead.snr_db, "zimtohrli": lead.zimtohrli, "mos": lead.mos,
+        "search": lead.search, "audio": f"{lead.name}.wav",
         "removed": f"removed_{lead.name}.wav"}
     path = folder / LISTENING_FILE
     path.write_text(json.dumps(meta, indent=1))

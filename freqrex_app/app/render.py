@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..audio.hearing import words
 from .format import fmt_seconds, fmt_snr, pct
 from .jobs import PERTURBATION_NAMES, SPEED, Job, perturbation_info, remember
 from .listening import FEW_TONES, lead_flip, read_audible
@@ -83,7 +84,7 @@ def lead_md(job: Job) -> str:
     info = perturbation_info(exp, lead.name) or {}
     instead = (f" instead of {html.escape(exp.label)}" if exp.contrast is None
                else f" and not {html.escape(exp.label)}")
-    audible = _audible(lead.snr_db)
+    audible = _audible(lead)
     gains = read_audible(job.folder)
     removed = gains.get(f"removed_{lead.name}")
     loud = (f" The third player is what was removed, played at **{removed.gain_db:+.0f} dB** "
@@ -94,13 +95,25 @@ def lead_md(job: Job) -> str:
             f"{PERTURBATION_NAMES[lead.name]}: {info.get('size', lead.k):,} "
             f"{info.get('unit', lead.unit)} ({audible}). Verified: the changed clip "
             f"(`{lead.name}.wav` in the zip) classifies as **{html.escape(lead.label)}** "
-            f"({lead.confidence:.0%}); SNR {lead.snr_db:.1f} dB. The first two players are at "
+            f"({lead.confidence:.0%}); {_heard(lead)}; found by "
+            f"{_SEARCH_WORDS[lead.search]}. The first two players are at "
             f"the level the model heard (never normalised).{loud}")
 
 
-def _audible(snr_db: float) -> str:
-    return ("you will hardly hear it" if snr_db >= 35 else
-            "quiet, but you may hear it" if snr_db >= 20 else "clearly audible")
+_SEARCH_WORDS = {"gradient": "the model's gradient", "black-box": "black-box search"}
+
+
+def _audible(lead) -> str:
+    """What the model of hearing says of the lead flip (SNR alone while it is not scored)."""
+    return words(lead.audibility)
+
+
+def _heard(lead) -> str:
+    """``hearing model MOS 4.97 (Zimtohrli 0.0003), SNR 35.9 dB``."""
+    snr = f"SNR {lead.snr_db:.1f} dB"
+    if lead.mos is None:
+        return snr
+    return f"hearing model (Zimtohrli) MOS {lead.mos:.2f} of 5, distance {lead.zimtohrli:.4f}; {snr}"
 
 
 def sufficient_md(job: Job) -> str:
@@ -423,7 +436,7 @@ def provisional_lead_md(exp) -> str:
     return (f"### So far: a change **{lead.snr_db:.0f} dB below the music** makes the model "
             f"hear **{html.escape(lead.label)}**{instead}\n"
             f"{PERTURBATION_NAMES[lead.name]}: {info.get('size', lead.k):,} "
-            f"{info.get('unit', lead.unit)} ({_audible(lead.snr_db)}); verified on the model "
+            f"{info.get('unit', lead.unit)} ({_audible(lead)}); verified on the model "
             f"({lead.confidence:.0%}). Provisional: the search goes on for a quieter one, and "
             "the sounds come with the result.")
 

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-stft", action="store_true", help="skip the STFT (time-frequency) variant")
     e.add_argument("--contrast", default=None, metavar="LABEL",
                    help="a foil label: why the model's label and not this one?")
+    e.add_argument("--flip-search", choices=("auto", "gradient", "black-box"), default="auto",
+                   help="how the least audible flips are searched: the model's gradient where "
+                        "it is differentiable (auto, the default), or black-box")
     e.add_argument("--batch-size", type=int, default=32, help="mutants per model call (default 32)")
     e.add_argument("--no-figures", action="store_true", help="do not draw the PNG figures")
     e.add_argument("--out", required=True, help="output folder")
@@ -76,7 +79,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     try:
         exp = explain(audio, model, budget=args.budget, seed=args.seed, stft=not args.no_stft,
-                      contrast=args.contrast, progress=progress, batch_size=args.batch_size)
+                      contrast=args.contrast, flip_search=args.flip_search, progress=progress,
+                      batch_size=args.batch_size)
     finally:
         bar.close()
     written = exp.save(args.out, figures=not args.no_figures)
@@ -88,18 +92,26 @@ def _db(value: float | None) -> str:
     return "inf" if value is None else f"{value:.1f}"
 
 
-def _least_audible(d: dict) -> str:
-    """The headline: the quietest verified change of the decision, in either domain."""
-    found = [(f["snr_db"] if f["snr_db"] is not None else float("inf"), name, f)
-             for name, f in (("STFT flip", d["stft_flip"]), ("quiet flip", d["quiet_flip"]))
-             if f and f["flipped"]]
+def _heard(f: dict, suffix: str = "") -> str:
+    """``MOS 4.97 (Zimtohrli 0.0003), SNR 35.9 dB`` of a sound's JSON entry."""
+    mos, z = f.get(f"mos{suffix}"), f.get(f"zimtohrli{suffix}")
+    snr = f"SNR {_db(f.get(f'snr_db{suffix}'))} dB"
+    return snr if mos is None else f"MOS {mos:.3f} (Zimtohrli {z:.5f}), {snr}"
+
+
+def _least_audible(exp) -> str:
+    """The headline: the least audible verified change of the decision, by the hearing model."""
+    from ..audio.hearing import words
+
+    found = exp.verified_flips()
     if not found:
-        return "no change of the faint content changed the decision within the budget"
-    snr, name, f = max(found, key=lambda t: t[0])
-    what = (f"{f['n_cells']} time-frequency cells" if "n_cells" in f else f"{f['n_bins']} frequencies")
-    how = "removing" if f["gain"] == 0 else f"attenuating to {f['gain']:.0%}"
-    return (f"least audible change: {how} {what}, {_db(f['snr_db'])} dB below the music, "
-            f"makes the model hear {f['label']} ({f['confidence']:.3f})  [{name}]")
+        return "no change the search tried changed the decision within the budget"
+    name, f, heard = found[0]
+    what = (f"{f.k} time-frequency cells" if name == "stft_flip" else f"{f.k} frequencies")
+    how = "removing" if f.gain == 0 else f"attenuating to {f.gain:.0%}"
+    return (f"least audible change: {how} {what} makes the model hear {exp.labels[f.label]} "
+            f"({f.confidence:.3f}); {words(heard)}: {_heard(exp.heard(name))}  "
+            f"[{name.replace('_', ' ')}, found by {f.search} search]")
 
 
 def _summary(exp, json_path: Path) -> str:
@@ -108,22 +120,26 @@ def _summary(exp, json_path: Path) -> str:
              + (f", and not {exp.contrast}" if exp.contrast else "")
              + f" after {exp.queries} model calls in {exp.seconds:.1f} s"
              + ("  (budget exhausted)" if exp.budget_exhausted else ""),
-             "  " + _least_audible(d)]
+             "  " + _least_audible(exp),
+             f"  least audible flips searched by: {exp.flip_search} "
+             f"({exp.gradients} gradient passes)"]
     for key, what in (("quiet_flip", "bins"), ("stft_flip", "cells")):
         f = d[key]
         n = f and (f["n_cells"] if key == "stft_flip" else f["n_bins"])
         lines.append(f"  {key.replace('_', ' ')}: " + (
             f"{n} {what} ({100 * f['fraction']:.2f}%), gain {f['gain']:.2f} -> {f['label']}, "
-            f"SNR {_db(f['snr_db'])} dB" if f
+            f"{_heard(f)}, {f['search']}" if f
             else f"none ({d['notes'].get(key, 'disabled')})"))
     for f in d["flips"]:
         hz = ", ".join(f"{h:.1f}" for h in f["hz"])
         lines.append(f"  flip-{f['k']}: remove {hz} Hz -> {f['label']} ({f['confidence']:.3f})"
-                     f"{'  FLIPPED' if f['flipped'] else ''}  SNR {_db(f['snr_db'])} dB")
+                     f"{'  FLIPPED' if f['flipped'] else ''}  {_heard(f)}")
     for key in ("sufficient", "necessary", "complete"):
         s = d[key]
+        heard = ("" if not s else f"; removed: {_heard(s, '_removed')}" if key == "necessary"
+                 else f"; kept: {_heard(s)}")
         lines.append(f"  {key}: " + (f"{s['n_bins']} bins ({100 * s['fraction']:.4f}% of bins, "
-                                     f"{100 * s['energy_fraction']:.2f}% of energy)" if s
+                                     f"{100 * s['energy_fraction']:.2f}% of energy){heard}" if s
                                      else f"not found ({d['notes'].get(key, '')})"))
     lines.append(f"written to {json_path.parent}")
     return "\n".join(lines)

@@ -10,10 +10,12 @@ from typing import Callable
 import numpy as np
 
 from ..audio.clip import Audio
-from ..models.base import Classifier, check_classifier
+from ..audio.hearing import Hearing
+from ..models.base import Classifier, check_classifier, differentiable
 from .explanation import Explanation
 from .decision import Decision
-from .manipulations import flip_k, least_audible_flip, loudest_first
+from .least_audible import SEARCHES, least_audible_flip
+from .manipulations import flip_k, loudest_first
 from .oracle import BudgetExhausted, Oracle
 from .search import responsibility_search
 from .sets import find_complete, find_necessary, find_sufficient
@@ -44,6 +46,7 @@ class EngineConfig:
     refine: int = 5                  #: top ranks chosen greedily by measured removal (0: off)
     quiet_share: float = 0.45        #: share of a bounded budget for the two least audible flips
     quiet_budget: int = 300          #: ... and the queries of each when the budget is unbounded
+    gradient_calls: int = 120        #: model calls of each gradient flip search at most
     reserve: int = 200               #: queries kept back for sets and flips (bounded budgets)
     max_nodes: int = 2000            #: safety cap on nodes per iteration
 
@@ -100,27 +103,45 @@ class FreqReX:
 
     def attribute(self, audio: Audio | np.ndarray | str | Path, *, budget: int | None = None,
                   seed: int = 0, stft: bool = True, contrast: str | None = None,
-                  progress: ProgressFn | None = None,
+                  flip_search: str = "auto", progress: ProgressFn | None = None,
                   partial: PartialFn | None = None) -> Explanation:
         """Explain the model's top-1 label for ``audio``. See :func:`explain`."""
         labels = list(self.model.labels)
         if contrast is not None and contrast not in labels:
             raise ValueError(f"contrast label {contrast!r} is not one of the model's labels: "
                              + ", ".join(labels))
+        search = resolve_flip_search(self.model, flip_search)
         return _Run(self.model, self.config, budget, seed, stft, contrast, progress,
-                    partial).run(_as_audio(audio, self.model.sample_rate))
+                    partial, search).run(_as_audio(audio, self.model.sample_rate))
+
+
+def resolve_flip_search(model: Classifier, flip_search: str) -> str:
+    """``"gradient"`` or ``"black-box"``: how the least audible flips are searched for
+    ``model`` (``"auto"``: the gradient where the model is differentiable)."""
+    if flip_search not in SEARCHES:
+        raise ValueError(f"flip_search must be one of {', '.join(SEARCHES)}, not {flip_search!r}")
+    if flip_search == "auto":
+        return "gradient" if differentiable(model) else "black-box"
+    if flip_search == "gradient" and not differentiable(model):
+        raise ValueError(f"flip_search='gradient' needs a differentiable model (predict_torch); "
+                         f"{getattr(model, 'name', type(model).__name__)!r} has none")
+    return flip_search
 
 
 def explain(audio: Audio | np.ndarray | str | Path, model: Classifier, *, budget: int | None = None,
             seed: int = 0, stft: bool = True, contrast: str | None = None,
-            progress: ProgressFn | None = None, partial: PartialFn | None = None,
-            config: EngineConfig | None = None, **settings) -> Explanation:
+            flip_search: str = "auto", progress: ProgressFn | None = None,
+            partial: PartialFn | None = None, config: EngineConfig | None = None,
+            **settings) -> Explanation:
     """Explain why ``model`` labels ``audio`` as it does (SPEC sections 2-4).
 
     ``budget`` caps the model queries of the whole explanation (None: unbounded); the search
     is anytime and says so in ``budget_exhausted``. ``stft`` adds the time-frequency variant.
-    ``contrast`` names a foil label: "why this label and not the foil?". Extra keyword
-    ``settings`` override :class:`EngineConfig` fields.
+    ``contrast`` names a foil label: "why this label and not the foil?". ``flip_search``
+    chooses how the least audible flips are searched: ``"auto"`` (the margin's gradient where
+    the model has ``predict_torch``, else black-box), ``"gradient"`` or ``"black-box"``; the
+    causal analysis is always black-box. Extra keyword ``settings`` override
+    :class:`EngineConfig` fields.
 
     ``progress(fraction, message)`` and ``partial(explanation)`` are optional callbacks; either
     may raise to cancel (the exception propagates). ``partial`` sees the work as it goes: a
@@ -130,6 +151,7 @@ def explain(audio: Audio | np.ndarray | str | Path, model: Classifier, *, budget
     """
     return FreqReX(model, config, **settings).attribute(audio, budget=budget, seed=seed,
                                                         stft=stft, contrast=contrast,
+                                                        flip_search=flip_search,
                                                         progress=progress, partial=partial)
 
 
@@ -137,9 +159,12 @@ class _Run:
     """One explanation: holds the oracle, the budget plan and the progress reporting."""
 
     def __init__(self, model, config: EngineConfig, budget, seed, stft, contrast, progress,
-                 partial=None):
+                 partial=None, flip_search: str = "black-box"):
         self.model, self.cfg, self.budget, self.seed = model, config, budget, int(seed)
         self.stft, self.contrast, self.progress, self.partial = stft, contrast, progress, partial
+        self.flip_search = flip_search
+        self.gradients = 0
+        self.hearing: Hearing | None = None
         self._t0 = time.perf_counter()
         self.stage = "classifying"
         self.oracle = Oracle(model, budget, config.batch_size, on_query=self._on_query)
@@ -182,18 +207,23 @@ class _Run:
         """Queries for the responsibility search, the quiet flip and the STFT flip."""
         cfg = self.cfg
         if self.budget is None:
-            return math.inf, cfg.quiet_budget, cfg.quiet_budget, cfg.iterations or 4
+            calls = cfg.quiet_budget if self.flip_search == "black-box" else cfg.gradient_calls
+            return math.inf, calls, calls, cfg.iterations or 4
         quiet = max(0.0, self.oracle.left - self._floor) * cfg.quiet_share
         stft = quiet * 0.55 if self.stft else 0.0
         kept = self._floor + min(self._verify_cost(), self.budget // 3)
         search = max(0.0, self.oracle.left - kept - quiet)
         iterations = cfg.iterations or int(np.clip(search // 400, 1, 16))
+        if self.flip_search == "gradient":  # the calls it does not need are not spent
+            return (search, min(quiet - stft, cfg.gradient_calls),
+                    min(stft, cfg.gradient_calls), iterations)
         return search, quiet - stft, stft, iterations
 
     def run(self, audio: Audio) -> Explanation:
         t0 = self._t0 = time.perf_counter()
         cfg, oracle, notes = self.cfg, self.oracle, {}
         x = audio.samples
+        self.hearing = Hearing(x, audio.sample_rate)
         labels = list(self.model.labels)
         self._set_stage("classifying the clip", 0.0, 0.0)
         target, confidence, scores = oracle.classify_one(x)
@@ -214,7 +244,7 @@ class _Run:
                 budget=self.budget, queries=0, seconds=0.0, predict_seconds=0.0,
                 budget_exhausted=False, responsibility=responsibility, ranking=ranking,
                 magnitude=space.magnitude, power=space.power, config=asdict(cfg),
-                contrast=self.contrast)
+                contrast=self.contrast, flip_search=self.flip_search)
 
         def searching(resp: np.ndarray) -> None:  # the map so far, for ``partial``
             self._emit(explanation(resp, rank(resp, space.magnitude)))
@@ -260,6 +290,12 @@ class _Run:
         self._attempt(exp, "sufficient", self._sufficient, exp, space, ranking, decision)
         self._attempt(exp, "necessary", self._necessary, exp, space, ranking, decision)
         self._attempt(exp, "complete", self._complete, exp, space, ranking, decision)
+        self._set_stage("judging how audible each change is", 1.0, 1.0)
+        exp.audibility = {name: self.hearing.judge(wave) for name, wave in exp.waves().items()
+                          if name != "original"}
+        if not self.hearing.available:
+            notes["audibility"] = "zimtohrli is not installed: audibility by SNR alone"
+        exp.gradients = self.gradients
         self._emit(exp)
 
         exp.queries = oracle.queries
@@ -338,24 +374,32 @@ class _Run:
     def _flips(self, exp, space, ranking, decision) -> None:
         exp.flips = flip_k(space, self.oracle, ranking, decision)
 
+    def _least_audible(self, space, decision, settings):
+        found = least_audible_flip(space, self.oracle, decision, search=self.flip_search,
+                                   model=self.model, **settings)
+        self.gradients += found.gradients
+        return found
+
     def _quiet_flip(self, exp, space, decision, settings) -> None:
         try:
-            found, _ = least_audible_flip(space, self.oracle, decision, **settings)
+            found = self._least_audible(space, decision, settings).flip
         except BudgetExhausted:
             if not any(f.flipped for f in exp.flips or []):
                 raise
             found = None
         # a flip-k that flipped is a set of bins too: the quiet flip is the least audible of all
-        # the verified flips (the quiet search's own, and flip-1..5, loudest bins first)
+        # the verified flips (the quiet search's own, and flip-1..5, loudest bins first), judged
+        # by the model of hearing
         candidates = [found] if found is not None else []
         candidates += [replace(f, index=loudest_first(space, f.index))
                        for f in exp.flips or [] if f.flipped]
-        exp.quiet_flip = max(candidates, key=lambda f: f.snr_db, default=None)
+        exp.quiet_flip = min(candidates, key=lambda f: self.hearing.judge(f.wave).key(),
+                             default=None)
         _require(exp.quiet_flip, _NO_QUIET_FLIP)
 
     def _stft_flip(self, exp, stft_space, decision, settings) -> None:
-        exp.stft_flip, exp.stft_responsibility = least_audible_flip(
-            stft_space, self.oracle, decision, **settings)
+        found = self._least_audible(stft_space, decision, settings)
+        exp.stft_flip, exp.stft_responsibility = found.flip, found.drop_map
         _require(exp.stft_flip, _NO_QUIET_FLIP)
 
     def _sufficient(self, exp, space, ranking, decision) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..audio.clip import Audio
+from ..audio.hearing import Audibility
 from .manipulations import Flip
 from .sets import NecessaryResult, SetResult
 
@@ -84,6 +85,12 @@ class Explanation:
     config: dict = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     contrast: str | None = None
+    #: how the least audible flips were searched: "gradient" or "black-box"
+    flip_search: str = "black-box"
+    #: gradient passes spent (0 for a black-box search), beside ``queries``
+    gradients: int = 0
+    #: how audible each output sound is, by name (keys of :data:`AUDIO_FILES` but "original")
+    audibility: dict[str, Audibility] = field(default_factory=dict)
 
     # -- basic facts -------------------------------------------------------------------------
     @property
@@ -127,16 +134,36 @@ class Explanation:
             out["stft_flip"] = self.stft_flip.wave
         return out
 
+    def verified_flips(self) -> list[tuple[str, Flip, Audibility]]:
+        """Every verified flip (the changed wave classifies as another label, or as the foil
+        with a contrast): its output name, the flip and its audibility, the least audible first
+        (by the model of hearing, SNR breaking ties). The headline is the first."""
+        named = [("quiet_flip", self.quiet_flip), ("stft_flip", self.stft_flip),
+                 *((f"flip_{f.k}", f) for f in self.flips)]
+        out = [(name, f, self.audibility.get(name) or Audibility(f.snr_db))
+               for name, f in named if f is not None and f.flipped and math.isfinite(f.snr_db)]
+        return sorted(out, key=lambda t: t[2].key())
+
     # -- JSON --------------------------------------------------------------------------------
     def _set_common(self, index: np.ndarray) -> dict[str, Any]:
         return {"n_bins": int(index.shape[0]), "fraction": index.shape[0] / self.n_bins,
                 "energy_fraction": self.energy_fraction(index)}
 
+    def heard(self, name: str, suffix: str = "") -> dict[str, Any]:
+        """``snr_db``, ``zimtohrli`` and ``mos`` of the sound ``name`` (keys + ``suffix``)."""
+        a = self.audibility.get(name)
+        if a is None:
+            return {}
+        return {f"snr_db{suffix}": _num(a.snr_db), f"zimtohrli{suffix}": _num(a.zimtohrli),
+                f"mos{suffix}": _num(a.mos)}
+
     def _flip_dict(self, flip: Flip) -> dict[str, Any]:
+        name = f"flip_{flip.k}"
         return {"k": flip.k, "bins": [int(b) for b in flip.index],
                 "hz": [float(h) for h in self.hz(flip.index)], "label": self.labels[flip.label],
                 "confidence": flip.confidence, "flipped": flip.flipped,
-                "snr_db": _num(flip.snr_db), "audio": AUDIO_FILES[f"flip_{flip.k}"]}
+                "snr_db": _num(flip.snr_db), "zimtohrli": None, "mos": None,
+                **self.heard(name), "audio": AUDIO_FILES[name]}
 
     def to_dict(self) -> dict[str, Any]:
         """The ``explanation.json`` document (SPEC section 5)."""
@@ -149,6 +176,7 @@ class Explanation:
             "label": self.label, "confidence": self.confidence,
             "top_scores": [{"label": lab, "score": s} for lab, s in self.top_scores(5)],
             "seed": self.seed, "budget": self.budget, "queries": self.queries,
+            "gradients": self.gradients, "flip_search": self.flip_search,
             "seconds": self.seconds, "predict_seconds": self.predict_seconds,
             "budget_exhausted": self.budget_exhausted,
             "responsibility_top": [{"bin": int(b), "hz": float(self.hz(b)),
@@ -162,7 +190,8 @@ class Explanation:
         if self.sufficient is not None:
             s = self.sufficient
             d["sufficient"] = {**self._set_common(s.index), "label": self.labels[s.label],
-                               "confidence": s.confidence, "audio": AUDIO_FILES["sufficient"]}
+                               "confidence": s.confidence, **self.heard("sufficient"),
+                               "audio": AUDIO_FILES["sufficient"]}
         if self.necessary is not None:
             n = self.necessary
             d["necessary"] = {**self._set_common(n.index),
@@ -170,6 +199,8 @@ class Explanation:
                               "confidence_kept": n.confidence_kept,
                               "label_removed": self.labels[n.label_removed],
                               "confidence_removed": n.confidence_removed,
+                              **self.heard("necessary_kept", "_kept"),
+                              **self.heard("necessary_removed", "_removed"),
                               "audio_kept": AUDIO_FILES["necessary_kept"],
                               "audio_removed": AUDIO_FILES["necessary_removed"]}
         if self.complete is not None:
@@ -180,14 +211,15 @@ class Explanation:
                              "adjustment_n_bins": int(0 if self.adjustment is None
                                                       else self.adjustment.shape[0]),
                              "label": self.labels[c.label], "confidence": c.confidence,
-                             "audio": AUDIO_FILES["complete"]}
+                             **self.heard("complete"), "audio": AUDIO_FILES["complete"]}
         if self.quiet_flip is not None:
             f = self.quiet_flip
             d["quiet_flip"] = {**self._set_common(f.index),  # index: the loudest bins first
                                "hz": [float(h) for h in self.hz(f.index[:100])], "gain": f.gain,
                                "label": self.labels[f.label], "confidence": f.confidence,
                                "flipped": f.flipped, "snr_db": _num(f.snr_db),
-                               "audio": AUDIO_FILES["quiet_flip"]}
+                               "zimtohrli": None, "mos": None, **self.heard("quiet_flip"),
+                               "search": f.search, "audio": AUDIO_FILES["quiet_flip"]}
         if self.stft_flip is not None and self.stft is not None:
             f = self.stft_flip
             n_freq, n_frames = self.stft["shape"]
@@ -199,7 +231,8 @@ class Explanation:
                                         for c in cells[:MAX_JSON_CELLS]],
                               "label": self.labels[f.label], "confidence": f.confidence,
                               "flipped": f.flipped, "snr_db": _num(f.snr_db),
-                              "audio": AUDIO_FILES["stft_flip"]}
+                              "zimtohrli": None, "mos": None, **self.heard("stft_flip"),
+                              "search": f.search, "audio": AUDIO_FILES["stft_flip"]}
         return d
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.clip import Audio
+from ..audio.hearing import Audibility
 from .explain import EngineConfig
 from .explanation import AUDIO_FILES, Explanation
 from .manipulations import Flip, snr_db
@@ -47,7 +48,8 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
         budget_exhausted=meta["budget_exhausted"], responsibility=arrays["responsibility"],
         ranking=arrays["ranking"], magnitude=space.magnitude, power=space.power,
         search=meta.get("search", {}), config=meta.get("config", {}), notes=meta.get("notes", {}),
-        contrast=meta.get("contrast"))
+        contrast=meta.get("contrast"), flip_search=meta.get("flip_search", "black-box"),
+        gradients=meta.get("gradients", 0))
     if meta["sufficient"]:
         s, index = meta["sufficient"], arrays["sufficient"]
         exp.sufficient = SetResult(index, idx[s["label"]], s["confidence"], space.keep(index))
@@ -70,7 +72,8 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
         f, index = meta["quiet_flip"], arrays["quiet_flip"]
         wave = space.attenuate(index, f["gain"])
         exp.quiet_flip = Flip(int(index.shape[0]), index, idx[f["label"]], f["confidence"],
-                              f["flipped"], snr_db(audio.samples, wave), wave, f["gain"])
+                              f["flipped"], snr_db(audio.samples, wave), wave, f["gain"],
+                              f.get("search", "black-box"))
     if "stft_responsibility" in arrays:
         exp.stft_responsibility = arrays["stft_responsibility"]
         exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop,
@@ -82,5 +85,22 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
         gain = f.get("gain", 0.0)
         wave = stft_space.attenuate(index, gain)
         exp.stft_flip = Flip(f["n_cells"], index, idx[f["label"]], f["confidence"], f["flipped"],
-                             snr_db(audio.samples, wave), wave, gain)
+                             snr_db(audio.samples, wave), wave, gain, f.get("search", "black-box"))
+    exp.audibility = _audibility(meta, exp)
     return exp
+
+
+def _audibility(meta: dict, exp: Explanation) -> dict[str, Audibility]:
+    """The saved Zimtohrli scores (not recomputed: no model of hearing runs on load), with
+    each sound's SNR recomputed from its wave."""
+    saved = {f"flip_{f['k']}": (f, "") for f in meta["flips"]}
+    for name in ("quiet_flip", "stft_flip", "sufficient", "complete"):
+        if meta.get(name):
+            saved[name] = (meta[name], "")
+    if meta.get("necessary"):
+        saved["necessary_kept"] = (meta["necessary"], "_kept")
+        saved["necessary_removed"] = (meta["necessary"], "_removed")
+    waves = exp.waves()
+    return {name: Audibility(snr_db(exp.audio.samples, waves[name]),
+                             d.get(f"zimtohrli{sfx}"), d.get(f"mos{sfx}"))
+            for name, (d, sfx) in saved.items() if name in waves}

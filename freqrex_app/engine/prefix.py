@@ -1,9 +1,10 @@
-"""Shortest prefix of a ranking that satisfies a test: galloping, then bisection."""
+"""Shortest prefix of a ranking that satisfies a test: galloping, then bisection, from the
+start (:func:`shortest_prefix`) or from a guess, to a relative precision (:func:`bracket`)."""
 from __future__ import annotations
 
 from typing import Callable
 
-__all__ = ["shortest_prefix"]
+__all__ = ["shortest_prefix", "bracket"]
 
 
 def shortest_prefix(test: Callable[[int], bool], lo: int, hi: int) -> int | None:
@@ -33,6 +34,38 @@ def shortest_prefix(test: Callable[[int], bool], lo: int, hi: int) -> int | None
     while ok - fail > 1:
         mid = (ok + fail) // 2
         if t(mid):
+            ok = mid
+        else:
+            fail = mid
+    return ok
+
+
+def bracket(test, guess: int, hi: int, rel: float = 0.03) -> int | None:
+    """A short prefix ``k <= hi`` with ``test(k)``: from ``guess``, gallop down (halving)
+    while it passes or up (doubling) until it does, then bisect to within ``rel`` of ``k``.
+    None when ``test(hi)`` fails. Assumes the test is monotone in ``k``."""
+    guess = max(1, min(guess, hi))
+    if test(guess):
+        ok, fail = guess, 0
+        while ok > 1:
+            k = ok // 2
+            if not test(k):
+                fail = k
+                break
+            ok = k
+    else:
+        fail, k = guess, guess
+        while True:
+            if k >= hi:
+                return None
+            k = min(hi, 2 * k)
+            if test(k):
+                ok = k
+                break
+            fail = k
+    while ok - fail > max(1, int(rel * ok)):
+        mid = (ok + fail) // 2
+        if test(mid):
             ok = mid
         else:
             fail = mid

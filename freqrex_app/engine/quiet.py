@@ -40,6 +40,7 @@ import numpy as np
 
 from .decision import Decision
 from .oracle import BudgetExhausted, Oracle
+from .prefix import bracket
 
 __all__ = ["QuietResult", "Tiling", "quiet_search", "mel_edges", "GAINS", "PROBES"]
 
@@ -283,7 +284,7 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
                     np.searchsorted(cum, found[0] / (1.0 - gain) ** 2))
                 if hi < 1 or (found is not None and gain > found[2] and hi <= k):
                     continue  # (a gentler change of fewer tiles does not flip)
-                kg = _bracket(lambda j: flips(mask_of(j), gain, until), min(k, hi),
+                kg = bracket(lambda j: flips(mask_of(j), gain, until), min(k, hi),
                               min(hi, flat.size))
                 if kg is not None and (found is None or cum[kg - 1] * (1 - gain) ** 2 < found[0]):
                     found, k = (cum[kg - 1] * (1 - gain) ** 2, mask_of(kg), gain), kg
@@ -325,34 +326,3 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
     return QuietResult(drop_map, spent(), index=index, gain=float(gain), label=int(label),
                        confidence=float(conf), wave=final)
 
-
-def _bracket(test, guess: int, hi: int, rel: float = 0.03) -> int | None:
-    """A short prefix ``k <= hi`` with ``test(k)``: from ``guess``, gallop down (halving)
-    while it passes or up (doubling) until it does, then bisect to within ``rel`` of ``k``.
-    None when ``test(hi)`` fails. Assumes the test is monotone in ``k``."""
-    guess = max(1, min(guess, hi))
-    if test(guess):
-        ok, fail = guess, 0
-        while ok > 1:
-            k = ok // 2
-            if not test(k):
-                fail = k
-                break
-            ok = k
-    else:
-        fail, k = guess, guess
-        while True:
-            if k >= hi:
-                return None
-            k = min(hi, 2 * k)
-            if test(k):
-                ok = k
-                break
-            fail = k
-    while ok - fail > max(1, int(rel * ok)):
-        mid = (ok + fail) // 2
-        if test(mid):
-            ok = mid
-        else:
-            fail = mid
-    return ok

@@ -199,8 +199,7 @@ def _whitebox_doc(exp, wb) -> dict:
             "saliency": [one(f, f"baseline_saliency_{f.n}") for f in wb.saliency],
             "queries": wb.queries, "gradients": wb.gradients, "seconds": wb.seconds,
             "notes": wb.notes,
-            "trace": [{**t, "snr_db": _num(t["snr_db"]), "tests": [list(x) for x in t["tests"]]}
-                      for t in wb.trace]}
+            "trace": [{**t, "snr_db": _num(t["snr_db"])} for t in wb.trace]}
 
 
 def _baselines_doc(exp, base, wb) -> dict:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .base import Classifier, LabelsView, check_classifier, load_factory, restrict_labels
+from .base import (Classifier, Differentiable, LabelsView, check_classifier, differentiable,
+                   load_factory, restrict_labels)
 from .patches import PatchCache, PatchScored, has_patches, without_patches
 
 __all__ = [
     "Classifier",
+    "Differentiable",
+    "differentiable",
     "LabelsView",
     "restrict_labels",
     "load_factory",

@@ -4,7 +4,10 @@ Any object with ``name``, ``sample_rate``, ``labels`` and ``predict(waves) -> sc
 classifier: the engine accepts it, whether it is built in or not. A classifier whose scores
 are the mean of independent per-window scores may also declare ``patch_spans`` and
 ``predict_patches`` (the patch hook, ``models.patches``), so that the engine recomputes only
-the windows whose samples a mutant changed.
+the windows whose samples a mutant changed. A classifier may be *differentiable*: a
+``predict_torch(waves)`` method that returns the same scores as a torch tensor with gradients
+with respect to the waves (:func:`differentiable`); the engine then searches the least audible
+flips with the margin's gradient.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ import numpy as np
 
 from .patches import has_patches
 
-__all__ = ["Classifier", "LabelsView", "restrict_labels", "load_factory", "check_classifier"]
+__all__ = ["Classifier", "Differentiable", "LabelsView", "restrict_labels", "load_factory",
+           "check_classifier", "differentiable"]
 
 
 @runtime_checkable
@@ -34,12 +38,29 @@ class Classifier(Protocol):
     def predict(self, waves: np.ndarray) -> np.ndarray: ...
 
 
+@runtime_checkable
+class Differentiable(Protocol):
+    """The optional differentiable forward (SPEC section 6).
+
+    ``predict_torch`` takes float32 waves ``[B, N]`` as a torch tensor and returns the scores
+    ``predict`` gives (within 1e-5) as a tensor ``[B, len(labels)]`` that carries gradients
+    with respect to the waves.
+    """
+
+    def predict_torch(self, waves: "torch.Tensor") -> "torch.Tensor": ...
+
+
+def differentiable(model: Any) -> bool:
+    """Whether ``model`` has the differentiable forward ``predict_torch``."""
+    return callable(getattr(model, "predict_torch", None))
+
+
 class LabelsView:
     """A classifier restricted to a subset of its labels (the *active* labels).
 
     The classification is the top-1 over the view; scores keep the base model's values.
-    The view has the patch hook exactly when the base model has it (the view's columns of the
-    base's patch scores).
+    The view has the patch hook and the differentiable forward exactly when the base model
+    has them (the view's columns of the base's scores).
     """
 
     def __init__(self, model: Classifier, labels: Sequence[str], view: str):
@@ -56,6 +77,8 @@ class LabelsView:
         if has_patches(model):
             self.patch_spans = model.patch_spans
             self.predict_patches = self._predict_patches
+        if differentiable(model):
+            self.predict_torch = self._predict_torch
 
     @property
     def name(self) -> str:
@@ -71,8 +94,12 @@ class LabelsView:
     def _predict_patches(self, waves: np.ndarray, which: np.ndarray) -> np.ndarray:
         return np.asarray(self.base.predict_patches(waves, which))[:, self._columns]
 
+    def _predict_torch(self, waves):
+        import torch
+        return self.base.predict_torch(waves)[:, torch.as_tensor(self._columns, device=waves.device)]
+
     def __getattr__(self, attr: str) -> Any:  # description, device, ... of the base model
-        if attr in ("base", "patch_spans", "predict_patches"):  # the hook only as set in __init__
+        if attr in ("base", "patch_spans", "predict_patches", "predict_torch"):  # as in __init__
             raise AttributeError(attr)
         return getattr(self.base, attr)
 

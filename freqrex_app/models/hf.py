@@ -92,6 +92,8 @@ class HFClassifier:
             f"{'sigmoid' if self.multi_label else 'softmax'} scores"
         )
         self.views = {"all": list(self.labels)}
+        if _raw_waveform(self.extractor):
+            self.predict_torch = self._predict_torch
 
     def __repr__(self) -> str:
         return f"HFClassifier({self.source!r}, device={str(self.device)!r})"
@@ -113,6 +115,28 @@ class HFClassifier:
                 probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
                 out.append(probs.cpu().numpy())
         return np.concatenate(out).astype(np.float32)
+
+
+    def _predict_torch(self, waves: torch.Tensor) -> torch.Tensor:
+        """``predict`` as a differentiable function of ``waves [B, N]``: the raw-waveform
+        extractor's normalisation (zero mean, unit variance per wave) done in torch."""
+        x = waves.to(self.device, torch.float32)
+        if getattr(self.extractor, "do_normalize", False):
+            mean = x.mean(dim=1, keepdim=True)
+            var = x.var(dim=1, unbiased=False, keepdim=True)
+            x = (x - mean) / torch.sqrt(var + 1e-7)
+        logits = self.model(input_values=x).logits.float()
+        return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=-1)
+
+
+def _raw_waveform(extractor) -> bool:
+    """Whether the extractor feeds the raw wave (Wav2Vec2-style: ``input_values`` of one
+    feature, at most normalised), so that the model is differentiable in the wave. Spectrogram
+    extractors (AST, Whisper, ...) compute their features in numpy: such models are searched
+    black-box."""
+    from transformers import Wav2Vec2FeatureExtractor
+    return (type(extractor) is Wav2Vec2FeatureExtractor
+            and getattr(extractor, "feature_size", 1) == 1)
 
 
 def load_hf(source: str, device: str | None = None) -> HFClassifier:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .melspec import SAMPLE_RATE, LogMel, n_patches, patch_span, segments
+from .melspec import MIN_SAMPLES, PATCH_FRAMES, SAMPLE_RATE, LogMel, n_patches, patch_span, segments, to_patches
 from .musicnn import build_network
 
 __all__ = ["MusicnnTagger", "pretrained_dir", "weights_info", "load_musicnn", "resolve_device", "GENRES", "BUILTIN"]
@@ -136,6 +136,7 @@ class MusicnnTagger:
         self.max_patches = int(max_patches or (256 if cuda else 1 if self.arch == "musicnn" else 4))
         self.net = _load_network(model_id, str(self.device))
         self.frontend = LogMel(center=False).to(self.device)
+        self._clip_frontend = LogMel(center=True).to(self.device)
         if cuda:
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
@@ -181,6 +182,26 @@ class MusicnnTagger:
     def predict(self, waves: np.ndarray) -> np.ndarray:
         """Tag scores ``[B, 50]`` in [0, 1] (float32), averaged over the 3 s patches of each wave."""
         return self.patch_scores(waves).mean(axis=1, dtype=np.float32)
+
+    def predict_torch(self, waves: torch.Tensor) -> torch.Tensor:
+        """``predict`` as a differentiable torch function of ``waves [B, N]`` (float32 scores).
+
+        The whole clip's centred log-mel gives each patch the same frames as its own segment
+        does in ``predict``; the networks compute in place (``relu_``, ``mul_``), so each tensor
+        saved for the backward pass is copied."""
+        waves = waves.to(self.device, torch.float32)
+        if waves.shape[1] < MIN_SAMPLES:
+            waves = torch.nn.functional.pad(waves, (0, MIN_SAMPLES - waves.shape[1]))
+        patches = to_patches(self._clip_frontend(waves), PATCH_FRAMES)  # [B, P, 187, 96]
+        b, p = patches.shape[:2]
+        with torch.autograd.graph.saved_tensors_hooks(torch.clone, _same):
+            flat = patches.reshape(b * p, PATCH_FRAMES, patches.shape[-1])
+            scores = self._network(flat).float()
+        return scores.reshape(b, p, -1).mean(dim=1)
+
+
+def _same(t: torch.Tensor) -> torch.Tensor:
+    return t
 
 
 def _as_waves(waves: np.ndarray) -> np.ndarray:
