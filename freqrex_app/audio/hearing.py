@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,7 @@ class Hearing:
         self.original = np.asarray(original, dtype=np.float32)
         self.sample_rate = int(sample_rate)
         self._cache: dict[bytes, Audibility] = {}
+        self.judged, self.seconds = 0, 0.0  # sounds scored, and the time it took
         try:
             import zimtohrli
         except ImportError:  # pragma: no cover - a runtime dependency; SNR alone without it
@@ -99,6 +101,9 @@ class Hearing:
             elif not math.isfinite(snr):  # identical: no distance to measure
                 self._cache[key] = Audibility(snr, 0.0, float(self._mos(0.0)))
             else:
+                t0 = time.perf_counter()
                 d = float(self._zim.distance(self._ref, self._at_48k(changed)))
                 self._cache[key] = Audibility(snr, d, float(self._mos(d)))
+                self.judged += 1
+                self.seconds += time.perf_counter() - t0
         return self._cache[key]

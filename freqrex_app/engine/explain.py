@@ -47,6 +47,7 @@ class EngineConfig:
     quiet_share: float = 0.45        #: share of a bounded budget for the two least audible flips
     quiet_budget: int = 300          #: ... and the queries of each when the budget is unbounded
     gradient_calls: int = 120        #: model calls of each gradient flip search at most
+    flip_judge: str = "snr"          #: gradient flips: the best candidate by "snr" or "hearing"
     reserve: int = 200               #: queries kept back for sets and flips (bounded budgets)
     max_nodes: int = 2000            #: safety cap on nodes per iteration
 
@@ -54,6 +55,8 @@ class EngineConfig:
         if self.descend not in ("sufficient", "counterfactual", "both"):
             raise ValueError("descend must be 'sufficient', 'counterfactual' or 'both', "
                              f"not {self.descend!r}")
+        if self.flip_judge not in ("snr", "hearing"):
+            raise ValueError(f"flip_judge must be 'snr' or 'hearing', not {self.flip_judge!r}")
         if not 0.0 <= self.quiet_share < 1.0:
             raise ValueError(f"quiet_share must be in [0, 1), not {self.quiet_share!r}")
 
@@ -291,8 +294,12 @@ class _Run:
         self._attempt(exp, "necessary", self._necessary, exp, space, ranking, decision)
         self._attempt(exp, "complete", self._complete, exp, space, ranking, decision)
         self._set_stage("judging how audible each change is", 1.0, 1.0)
+        t_hear = time.perf_counter()
         exp.audibility = {name: self.hearing.judge(wave) for name, wave in exp.waves().items()
                           if name != "original"}
+        exp.search["audibility"] = {"sounds": self.hearing.judged,
+                                    "seconds": self.hearing.seconds,
+                                    "final_seconds": time.perf_counter() - t_hear}
         if not self.hearing.available:
             notes["audibility"] = "zimtohrli is not installed: audibility by SNR alone"
         exp.gradients = self.gradients
@@ -375,6 +382,8 @@ class _Run:
         exp.flips = flip_k(space, self.oracle, ranking, decision)
 
     def _least_audible(self, space, decision, settings):
+        if self.flip_search == "gradient" and self.cfg.flip_judge == "hearing":
+            settings = {**settings, "judge": lambda wave: self.hearing.judge(wave).key()}
         found = least_audible_flip(space, self.oracle, decision, search=self.flip_search,
                                    model=self.model, **settings)
         self.gradients += found.gradients

@@ -22,7 +22,7 @@ hearing among the flips it has (``audio.hearing``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -128,12 +128,15 @@ class GradientResult:
 
 def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                   budget: float = float("inf"), gains: Sequence[float] = GAINS,
-                  steps: int = STEPS, margin: float | None = None) -> GradientResult:
+                  steps: int = STEPS, margin: float | None = None,
+                  judge: Callable[[np.ndarray], tuple] | None = None) -> GradientResult:
     """The least audible flip the gradient's energy order finds within ``budget`` model calls.
 
     ``margin`` is the clip's flip margin when already known. Each prefix tested is the exact
     wave ``space.attenuate`` gives, classified on its own by ``oracle``; the returned flip is
-    one of them (``search="gradient"``).
+    one of them (``search="gradient"``). The shortest flipping prefix of each search is a
+    candidate; the best is the one with the highest SNR, or with ``judge`` (a sort key of a
+    wave, smaller is less audible) the one ``judge`` ranks first.
     """
     start = oracle.queries
     masked = MaskedWave(space)
@@ -142,6 +145,11 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
     nearest: tuple[float, np.ndarray, float] | None = None  # (margin, index, gain) while none flipped
     trace: list[dict] = []
     mask, drop_map, grads = None, None, 0
+
+    def better(f: Flip, than: Flip | None) -> bool:
+        if than is None:
+            return True
+        return judge(f.wave) < judge(than.wave) if judge is not None else f.snr_db > than.snr_db
 
     def test(order: np.ndarray, gain: float, k: int, tested: dict) -> bool:
         if min(budget - (oracle.queries - start), oracle.left) < 1:
@@ -170,11 +178,8 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                 trace.append({"step": step, "gain": float(gain), "n": k,
                               "tests": sorted(tested), "snr_db": None if k is None
                               else tested[k].snr_db})
-                for f in tested.values():
-                    if not f.flipped:
-                        continue
-                    if best is None or f.snr_db > best.snr_db:
-                        best, improved = f, True
+                if k is not None and better(tested[k], best):
+                    best, improved = tested[k], True
                 if best is None:
                     for j, f in tested.items():
                         m = float(flip_margin(torch.as_tensor(f.scores), decision))
