@@ -31,7 +31,7 @@ app: install
 
 # The documentation site (docs/, mkdocs.yml) into site/; a broken link or page fails it.
 docs: install-dev
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 test: install-dev browser docs
 	$(BIN)/python -m pytest -q
