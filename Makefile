@@ -1,10 +1,10 @@
 # Quick start:  make app   (launch the app on the built-in default model)
-#               make test  (install everything the tests need, then run them)
+#               make test  (install everything the tests need, build the docs, run the tests)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: app test bench install install-dev browser
+.PHONY: app test docs bench install install-dev browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,11 @@ browser:
 app: install
 	$(BIN)/freqrex app
 
-test: install-dev browser
+# The documentation site (docs/, mkdocs.yml) into site/; a broken link or page fails it.
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+test: install-dev browser docs
 	$(BIN)/python -m pytest -q
 
 bench: install-dev

@@ -6,7 +6,7 @@
 Prints a Markdown row per clip of A (label, A's STFT flip, quiet flip and quietest-cells gate,
 calls, seconds, and B's STFT flip on the same clip), then, for each flip, the share of A's clips
 that flip, the median SNR of the flips and the shares at 30 / 35 / 40 dB, in A and in B on the
-same clips. Made for the 30 s run against the 10 s run (README, "The whole 30 s").
+same clips. Made for the 30 s run against the 10 s run (`docs/evaluation.md`, "The whole 30 s").
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ PartialFn = Callable[[Explanation], None]
 @dataclass
 class EngineConfig:
     """The method's parameters. Defaults follow SPEC sections 2-4; departures are measured in
-    the README."""
+    docs/method.md."""
 
     iterations: int | None = None    #: random partitions; None: from the budget (4 if unbounded)
     min_width: int = 1               #: smallest part, in bins
