@@ -128,12 +128,11 @@ class GradientResult:
 
 def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                   budget: float = float("inf"), gains: Sequence[float] = GAINS,
-                  steps: int = STEPS, margin: float | None = None,
+                  steps: int = STEPS,
                   judge: Callable[[np.ndarray], tuple] | None = None) -> GradientResult:
     """The least audible flip the gradient's energy order finds within ``budget`` model calls.
 
-    ``margin`` is the clip's flip margin when already known. Each prefix tested is the exact
-    wave ``space.attenuate`` gives, classified on its own by ``oracle``; the returned flip is
+    Each prefix tested is the exact wave ``space.attenuate`` gives, classified on its own by ``oracle``; the returned flip is
     one of them (``search="gradient"``). The shortest flipping prefix of each search is a
     candidate; the best is the one with the highest SNR, or with ``judge`` (a sort key of a
     wave, smaller is less audible) the one ``judge`` ranks first.
@@ -144,7 +143,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
     best: Flip | None = None
     nearest: tuple[float, np.ndarray, float] | None = None  # (margin, index, gain) while none flipped
     trace: list[dict] = []
-    mask, drop_map, grads = None, None, 0
+    mask, drop_map, grads, margin = None, None, 0, 0.0
 
     def better(f: Flip, than: Flip | None) -> bool:
         if than is None:
@@ -162,17 +161,17 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
         for step in range(int(steps) + 1):
             value, grad = margin_gradient(model, masked, decision, mask)
             grads += 1
-            if drop_map is None:
+            if drop_map is None:  # at the clip itself: its map and its flip margin
                 drop_map = np.maximum(-grad, 0.0).reshape(space.shape)
-                value = value if margin is None else margin
+                margin = max(value, 0.0)
             order = energy_order(grad, energy)
             if order.size == 0:
                 break
             predicted = np.cumsum(-grad[order])
             improved = False
             for gain in (gains if best is None else (best.gain,)):
-                # the prefix whose linear prediction reaches the margin, at this gain
-                reach = np.searchsorted((1.0 - gain) * predicted, max(value, 0.0)) + 1
+                # the prefix whose linear prediction reaches the clip's margin, at this gain
+                reach = np.searchsorted((1.0 - gain) * predicted, margin) + 1
                 tested: dict[int, Flip] = {}
                 k = bracket(lambda j: test(order, gain, j, tested), int(reach), order.size, RTOL)
                 trace.append({"step": step, "gain": float(gain), "n": k,

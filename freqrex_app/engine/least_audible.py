@@ -31,12 +31,11 @@ class FlipSearch:
 
 def least_audible_flip(space, oracle: Oracle, decision: Decision, *, budget: float,
                        search: str, model=None, clip_scores: np.ndarray | None = None,
-                       margin: float | None = None, **settings) -> FlipSearch:
+                       **settings) -> FlipSearch:
     """The least audible flip of ``space`` that ``search`` ("gradient" or "black-box") finds;
     its features are listed loudest first."""
     if search == "gradient":
-        found = gradient_flip(space, model, oracle, decision, budget=budget, margin=margin,
-                              **settings)
+        found = gradient_flip(space, model, oracle, decision, budget=budget, **settings)
         flip = found.flip
         if flip is not None:
             flip.index = loudest_first(space, flip.index)
