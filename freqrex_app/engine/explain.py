@@ -172,6 +172,7 @@ class _Run:
         self.stage = "classifying"
         self.oracle = Oracle(model, budget, config.batch_size, on_query=self._on_query)
         self._stage_span = (0.0, 1.0)
+        self._planned = budget  # the calls a bounded explanation expects to spend
         self._stage_start = 0
         self._done = 0.0
 
@@ -181,8 +182,8 @@ class _Run:
         self._on_query(self.oracle.queries)
 
     def _on_query(self, queries: int) -> None:
-        if self.budget is not None:  # bounded: the share of the budget spent
-            self._report(queries / self.budget)
+        if self.budget is not None:  # bounded: the share of the calls planned
+            self._report(queries / self._planned)
         else:  # unbounded: creep towards the end of the stage
             lo, hi = self._stage_span
             done = queries - self._stage_start
@@ -218,8 +219,9 @@ class _Run:
         search = max(0.0, self.oracle.left - kept - quiet)
         iterations = cfg.iterations or int(np.clip(search // 400, 1, 16))
         if self.flip_search == "gradient":  # the calls it does not need are not spent
-            return (search, min(quiet - stft, cfg.gradient_calls),
-                    min(stft, cfg.gradient_calls), iterations)
+            bins, cells = min(quiet - stft, cfg.gradient_calls), min(stft, cfg.gradient_calls)
+            self._planned = max(1.0, self.budget - (quiet - stft - bins) - (stft - cells))
+            return search, bins, cells, iterations
         return search, quiet - stft, stft, iterations
 
     def run(self, audio: Audio) -> Explanation:
