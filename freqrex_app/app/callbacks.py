@@ -158,7 +158,8 @@ class Callbacks:
     def _pending(self, session: str) -> bool:
         return has_pending(self.blocks, session)
 
-    def _ticket(self, session: str, model_id: str, calls: Any, duration: Any) -> Ticket:
+    def _ticket(self, session: str, model_id: str, calls: Any, duration: Any,
+                compare: str | None = None) -> Ticket:
         """The ticket claimed when the request arrived (claimed now when there is none, as
         for a handler called directly), with the request's own settings."""
         ticket = self.board.ticket(session)
@@ -167,6 +168,7 @@ class Callbacks:
                                       _duration(duration, self.s), pending=self._pending)
         ticket.model_id = model_id
         ticket.calls, ticket.duration = _calls(calls, self.s), _duration(duration, self.s)
+        ticket.compare_id = (compare or "").strip() if (compare or "").strip() != model_id else ""
         return ticket
 
     def _run(self, ticket: Ticket, work) -> Job:
@@ -174,7 +176,7 @@ class Callbacks:
         abandoned = abandoned_check(self.blocks, current_event_id())
 
         def on_queries(n: int) -> None:
-            ticket.queries = n
+            ticket.count(n)
 
         return self.board.run(ticket, lambda stop: work(stop, on_queries), abandoned)
 
@@ -223,7 +225,7 @@ class Callbacks:
         ticket = None
         try:
             ticket = self._ticket(session, str((hf_id or "").strip() or model),
-                                  self.s.presets.get(preset_name), dur)
+                                  self.s.presets.get(preset_name), dur, compare_model)
 
             def work(cancelled, on_queries):
                 model_id = resolve_model_id(model, hf_id)
@@ -263,7 +265,7 @@ class Callbacks:
         progress(1.0, desc="done")
         try:  # the estimate now knows this model's measured speed
             estimate_now = render.estimate_md(model_id, self.s.preset_calls(preset_name), dur,
-                                              limits)
+                                              limits, compare_model)
         except Exception:
             estimate_now = gr.update()
         values = [*render.result_values(job), estimate_now]
@@ -286,7 +288,7 @@ class Callbacks:
         s, limits = self.s, self.s.limits
         try:
             ticket = self._ticket(_session(request), str(model or s.default_model), budget,
-                                  duration)
+                                  duration, compare_model)
 
             def work(cancelled, on_queries):
                 model_id = resolve_model_id(model or s.default_model)
@@ -393,7 +395,7 @@ class Callbacks:
 
     # -------------------------------------------------------------------- model and budget
 
-    def on_model(self, model, hf_id, dur, preset_name):
+    def on_model(self, model, hf_id, dur, preset_name, compare=""):
         try:
             model_id = resolve_model_id(model, hf_id)
         except JobError as exc:
@@ -402,12 +404,12 @@ class Callbacks:
         value = "genres" if "genres" in views else views[0]
         return (gr.update(choices=views, value=value), render.model_md(model_id, value),
                 render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
-                                   self.s.limits),
+                                   self.s.limits, compare),
                 gr.update(choices=render.foil_choices(model_id, value), value=""))
 
-    def on_dropdown(self, model, dur, preset_name):
+    def on_dropdown(self, model, dur, preset_name, compare=""):
         # picking a built-in model clears the Hugging Face field (which would win)
-        return (*self.on_model(model, "", dur, preset_name), "")
+        return (*self.on_model(model, "", dur, preset_name, compare), "")
 
     def on_view(self, model, hf_id, labels_view, foil):
         try:
@@ -418,13 +420,14 @@ class Callbacks:
         keep = foil if foil in [v for _, v in choices] else ""
         return render.model_md(model_id, labels_view), gr.update(choices=choices, value=keep)
 
-    def on_estimate(self, model, hf_id, dur, preset_name):
+    def on_estimate(self, model, hf_id, dur, preset_name, compare=""):
+        """The estimate for the settings now (this server's recent measured speed)."""
         try:
             model_id = resolve_model_id(model, hf_id)
         except JobError:
             model_id = model
         return render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
-                                  self.s.limits)
+                                  self.s.limits, compare)
 
     # -------------------------------------------------------------------- the excerpt
 

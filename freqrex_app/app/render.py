@@ -11,9 +11,10 @@ from typing import Any
 import gradio as gr
 
 from .format import fmt_seconds, fmt_snr, pct
-from .jobs import PERTURBATION_NAMES, SPEED, Job, perturbation_info, remember
+from .jobs import PERTURBATION_NAMES, Job, perturbation_info, remember
 from .listening import FEW_TONES, lead_flip, read_audible
 from .limits import Limits
+from .speed import SPEED, JobPlan
 
 log = logging.getLogger("freqrex.app")
 
@@ -168,10 +169,21 @@ def labels_md(labels: list[str]) -> str:
     return f"{len(labels)} labels: {chips}"
 
 
-def estimate_md(model_id: str, calls: int, duration: float, limits: Limits) -> str:
-    seconds = SPEED.estimate(model_id, calls, float(duration or limits.default_excerpt_s))
-    return (f"**{calls:,} model calls** · about {fmt_seconds(seconds)} for a "
-            f"{float(duration or 0):.0f} s excerpt on this server")
+def estimate_md(model_id: str, calls: int, duration: float, limits: Limits,
+                compare: str | None = None) -> str:
+    """The time a job of these settings takes, from this server's recent measured speed
+    (:mod:`speed`); says so when a model has never run here instead of inventing a time."""
+    d = float(duration or limits.default_excerpt_s)
+    models = (model_id, compare) if compare and compare != model_id else (model_id,)
+    what = (f"**{calls:,} model calls**" if len(models) == 1 else
+            f"**{calls:,} model calls** for each of the 2 models")
+    seconds = SPEED.estimate(JobPlan(models, int(calls), d))
+    if seconds is None:
+        missing = " and ".join(m for m in models if not SPEED.measured(m))
+        return (f"{what} · the time is not known yet: {missing} has not run on this server "
+                "(its first job measures it)")
+    return (f"{what} · about {fmt_seconds(seconds)} for a {d:g} s excerpt, from this "
+            "server's measured speed now")
 
 
 def perturbation_md(job: Job, name: str) -> str:

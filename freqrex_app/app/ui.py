@@ -11,19 +11,50 @@ import gradio as gr
 from .callbacks import Callbacks
 from .examples import ASSETS, warm_examples
 from .gradio_queue import EXPLAIN
+from .jobs import load_model_cached, model_views, small_job
 from .layout import CSS, THEME, Layout
 from .limits import Limits, get_limits
 from .settings import AppSettings
+from .speed import calibrate as _calibrate
 
 __all__ = ["build_app", "launch", "launch_options"]
 
 
-def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
-    """The FreqReX Gradio app (queue and limits set; launch it with :func:`launch`)."""
+def time_models(model_ids: list[str], limits: Limits,
+                stop: threading.Event | None = None) -> threading.Thread:
+    """In the background: time a model call of each model, and one small job of the first,
+    so that the first estimate comes from this server (:func:`speed.calibrate`)."""
+    def load(model_id: str):
+        views = model_views(model_id)
+        return load_model_cached(model_id, "genres" if "genres" in views else views[0])
+
+    def job(model, model_id: str) -> None:
+        small_job(model, model_id, limits.default_excerpt_s, limits)
+
+    thread = threading.Thread(
+        target=lambda: _calibrate(model_ids, load, limits.default_excerpt_s, stop=stop, job=job),
+        name="freqrex-time-models", daemon=True)
+    thread.start()
+    return thread
+
+
+def build_app(limits: Limits | None = None, *, warm: bool = True,
+              calibrate: bool | list[str] | None = None) -> gr.Blocks:
+    """The FreqReX Gradio app (queue and limits set; launch it with :func:`launch`).
+
+    ``warm`` rebuilds the examples in the background; ``calibrate`` (default: ``warm``) times
+    the models in the background for the first estimates: True for every model of the page
+    (the default first), or a list of model ids."""
     limits = limits or get_limits()
     limits.cache.mkdir(parents=True, exist_ok=True)
     settings = AppSettings.from_limits(limits)
     warm_stop = threading.Event()
+    calibrate = warm if calibrate is None else calibrate
+    if calibrate is True:
+        calibrate = [settings.default_model] + [m for m in settings.model_ids
+                                                if m != settings.default_model
+                                                and not m.startswith("hf:")]
+    timing = time_models(list(calibrate), limits, warm_stop) if calibrate else None
     warm_thread = warm_examples(limits, warm_stop) if warm else None
     cb = Callbacks(settings)
     private = dict(api_visibility="private")
@@ -52,15 +83,19 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
             ui.pert_btns[name].click(partial(cb.show_perturbation, name), [ui.job_state],
                                      ui.perturbation_outputs, **private, concurrency_limit=8,
                                      show_progress="minimal")
-        ui.model_dd.input(cb.on_dropdown, [ui.model_dd, ui.duration, ui.preset],
+        ui.model_dd.input(cb.on_dropdown, [ui.model_dd, ui.duration, ui.preset, ui.compare_dd],
                           [ui.view, ui.model_md, ui.estimate, ui.foil, ui.hf_box], **private)
-        ui.hf_box.submit(cb.on_model, [ui.model_dd, ui.hf_box, ui.duration, ui.preset],
+        ui.hf_box.submit(cb.on_model, [ui.model_dd, ui.hf_box, ui.duration, ui.preset,
+                                       ui.compare_dd],
                          [ui.view, ui.model_md, ui.estimate, ui.foil], **private)
         ui.view.change(cb.on_view, [ui.model_dd, ui.hf_box, ui.view, ui.foil],
                        [ui.model_md, ui.foil], **private)
-        for comp in (ui.preset, ui.duration):
-            comp.change(cb.on_estimate, [ui.model_dd, ui.hf_box, ui.duration, ui.preset],
-                        [ui.estimate], **private, show_progress="hidden")
+        estimate_in = [ui.model_dd, ui.hf_box, ui.duration, ui.preset, ui.compare_dd]
+        for comp in (ui.preset, ui.duration, ui.compare_dd):
+            comp.change(cb.on_estimate, estimate_in, [ui.estimate], **private,
+                        show_progress="hidden")
+        # the estimate from this server's speed now (the start-up timing may have ended)
+        demo.load(cb.on_estimate, estimate_in, [ui.estimate], **private, show_progress="hidden")
         for evt in (ui.audio_in.upload, ui.audio_in.stop_recording):
             evt(cb.on_upload, [ui.audio_in, ui.start, ui.duration],
                 [ui.preview, ui.start, ui.duration], **private, concurrency_limit=4,
@@ -85,6 +120,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
     demo.freqrex_board = cb.board  # the record of every job (tests, benchmarks)
     demo.freqrex_limits = limits  # for launch()
     demo.freqrex_warm = (warm_thread, warm_stop)  # see testing.shutdown
+    demo.freqrex_timing = timing  # the start-up timing of the models (None: none)
     return demo
 
 
