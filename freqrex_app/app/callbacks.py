@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import math
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -84,6 +85,18 @@ def _in_thread(fn: Callable[[], Any], on_end: Callable[[], None]) -> Future:
     return future
 
 
+_COUNT = re.compile(r"\s*\(\d+ model calls\)")
+
+
+def _progress(ticket: Ticket, message: str) -> tuple[float, str]:
+    """The progress bar's fraction and words from the job's one count of model calls (the
+    count the status line and the headline show), with the engine's stage."""
+    calls = max(1, ticket.plan().calls)
+    stage = _COUNT.sub("", message)
+    return (min(1.0, ticket.queries / calls),
+            f"{stage} · {ticket.queries:,} of {calls:,} model calls")
+
+
 def _error(exc: BaseException) -> gr.Error:
     return gr.Error(one_line(exc), title="Cannot explain")
 
@@ -120,9 +133,11 @@ def _unshown_values() -> list[Any]:
             *[gr.update()] * (_N_RESULTS - 2), gr.update()]
 
 
-def live_values(live: _Live, every: float = LIVE_EVERY_S) -> Iterator[list[Any]]:
+def live_values(live: _Live, every: float = LIVE_EVERY_S,
+                queries: Callable[[], int] | None = None) -> Iterator[list[Any]]:
     """The page's values for the newest partial explanation, at most once every ``every``
-    seconds, until the job ends. A partial that fails to render is skipped."""
+    seconds, until the job ends. A partial that fails to render is skipped. ``queries()`` is
+    the job's count of model calls (the one the status line and the progress bar show)."""
     last = -math.inf
     while not live.done:
         wait = last + every - time.monotonic()
@@ -133,7 +148,8 @@ def live_values(live: _Live, every: float = LIVE_EVERY_S) -> Iterator[list[Any]]
         if exp is None or live.done:
             continue
         try:
-            values = [*render.partial_values(exp), gr.update()]
+            values = [*render.partial_values(exp, queries() if queries else None),
+                      gr.update()]
         except Exception:
             log.exception("showing the explanation so far failed; skipped")
             continue
@@ -192,8 +208,13 @@ class Callbacks:
                                                             self.s),
                              _duration(dur, self.s), pending=self._pending)
         except Busy as exc:
-            raise gr.Error(str(exc), title="One explanation at a time") from None
-        return self.queue_status(request)
+            raise gr.Error(str(exc), title="One explanation at a time",
+                           print_exception=False) from None
+        return (*self.queue_status(request), gr.update(interactive=False))
+
+    def explain_ended(self):
+        """The visitor's explanation ended (done, failed or cancelled): Explain works again."""
+        return gr.update(interactive=True)
 
     def claim_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
                   contrast, compare_model, request: gr.Request):
@@ -238,12 +259,12 @@ class Callbacks:
                               stft=bool(stft_v), contrast=foil or None,
                               compare_model=resolve_model_id(compare_model)
                               if compare_model else None, limits=limits,
-                              progress=lambda fr, msg: progress(fr, desc=msg),
+                              progress=lambda fr, msg: progress(*_progress(ticket, msg)),
                               cancelled=cancelled, on_queries=on_queries, partial=live.put)
                 return model_id, job
 
             running = _in_thread(lambda: self._run(ticket, work), live.finish)
-            for values in live_values(live):
+            for values in live_values(live, queries=lambda: ticket.queries):
                 ticket.shown = True
                 yield values
             model_id, job = running.result()

@@ -412,10 +412,12 @@ def result_values(job: Job) -> list[Any]:
 _PROVISIONAL = '<span class="fx-provisional">so far</span>'
 
 
-def provisional_headline_html(exp) -> str:
-    """The verdict of an explanation still running, marked provisional."""
+def provisional_headline_html(exp, queries: int | None = None) -> str:
+    """The verdict of an explanation still running, marked provisional; ``queries``: the job's
+    count of model calls (the status line's), else the engine's."""
+    n = exp.queries if queries is None else queries
     return _verdict_html(exp, f'{_PROVISIONAL} {_source_name(exp)} · working: '
-                              f'{exp.queries:,} model calls so far · the picture below is '
+                              f'{n:,} model calls so far · the picture below is '
                               'refined as the search runs')
 
 
@@ -425,8 +427,8 @@ def provisional_lead_md(exp) -> str:
     if lead is None:
         if not exp.flips:
             return ("### So far: searching which frequencies the label depends on\n"
-                    f"The responsibility map is refined with every model call "
-                    f"({exp.queries:,} so far); the changes that flip the label come next.")
+                    "The responsibility map is refined with every model call; the changes "
+                    "that flip the label come next.")
         return ("### So far: no change tried flips the label\n"
                 "The search for the least audible change goes on.")
     info = perturbation_info(exp, lead.name) or {}
@@ -440,20 +442,21 @@ def provisional_lead_md(exp) -> str:
             "the sounds come with the result.")
 
 
-def provisional_facts_md(exp) -> str:
+def provisional_facts_md(exp, queries: int | None = None) -> str:
+    n = exp.queries if queries is None else queries
     budget = f"of a budget of {exp.budget:,}" if exp.budget else "(no budget)"
     done = [name for name, ok in (("flip-k", bool(exp.flips)),
                                   ("quiet flip", "quiet_flip" in exp.notes
                                    or exp.quiet_flip is not None),
                                   ("STFT flip", exp.stft_responsibility is not None)) if ok]
     return "\n".join([
-        f"- **{exp.queries:,}** model calls so far {budget} ({fmt_seconds(exp.seconds)})",
+        f"- **{n:,}** model calls so far {budget} ({fmt_seconds(exp.seconds)})",
         f"- **{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",
         "- done: responsibility search" + (", " + ", ".join(done) if done else " (running)"),
         "- provisional: the sets, the sounds and the downloads come with the result"])
 
 
-def partial_values(exp) -> list[Any]:
+def partial_values(exp, queries: int | None = None) -> list[Any]:
     """Every result component (``RESULT_KEYS``, then the perturbation buttons) for an
     explanation still running: the verdict, the best flip so far and the responsibility
     figures, marked provisional; the rest empty until the result. Writes no file; the session's
@@ -465,14 +468,14 @@ def partial_values(exp) -> list[Any]:
                if exp.stft_responsibility is not None else None)
     values = {
         "placeholder": gr.update(visible=False), "results": gr.update(visible=True),
-        "headline": provisional_headline_html(exp),
+        "headline": provisional_headline_html(exp, queries),
         "lead_md": provisional_lead_md(exp), "lead_orig": None,
         "lead_changed": gr.update(value=None, label="changed"),
         "lead_removed": gr.update(value=None, label="what was removed"),
         "suff_md": "", "suff_player": None,
         "suff_loud": gr.update(value=None, label="sufficient set, amplified"),
         "scores": {label: float(score) for label, score in exp.top_scores(5)},
-        "facts": provisional_facts_md(exp),
+        "facts": provisional_facts_md(exp, queries),
         "spectro_plot": spectro, "freq_plot": frequency_figure(exp), "notes_plot": None,
         "notes_text": "", "spectrum_img": None, "sets_df": [], "wave_img": None, "pert_df": [],
         "json_file": None, "zip_file": None, "json_view": None, "notes": "",

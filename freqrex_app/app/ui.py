@@ -64,20 +64,26 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
         ui = Layout(settings)
         results = ui.result_outputs
 
-        # one explanation per visitor: claimed (or refused at once) before it queues
+        # one explanation per visitor: claimed (or refused with a toast) before it queues;
+        # the button is disabled while the visitor's job waits or runs
         status = [ui.queue_md, ui.queue_timer]
         claim = ui.explain_btn.click(
-            cb.claim_ui, [ui.audio_in, ui.model_dd, ui.hf_box, ui.duration, ui.preset], status,
-            queue=False, **private, show_progress="hidden")
+            cb.claim_ui, [ui.audio_in, ui.model_dd, ui.hf_box, ui.duration, ui.preset],
+            [*status, ui.explain_btn], concurrency_limit=None, **private,
+            show_progress="hidden")
         explain_evt = claim.success(
             cb.explain_ui, ui.explain_inputs, [*results, ui.estimate], **private,
             concurrency_id=EXPLAIN, concurrency_limit=limits.concurrency,
-            show_progress="full", show_progress_on=[ui.placeholder, ui.headline, ui.spectro_plot])
+            show_progress="full", show_progress_on=[ui.placeholder, ui.spectro_plot])
+        explain_evt.then(cb.explain_ended, None, ui.explain_btn, queue=False, **private,
+                         show_progress="hidden")
         ui.queue_timer.tick(cb.queue_status, None, status, queue=False, **private,
                             show_progress="hidden")
         ui.cancel_btn.click(cb.cancel_ui, None, ui.queue_md, cancels=[explain_evt],
                             queue=False, **private).then(
-            cb.after_cancel, None, [ui.placeholder, ui.results], queue=False, **private)
+            cb.after_cancel, None, [ui.placeholder, ui.results], queue=False, **private).then(
+            cb.explain_ended, None, ui.explain_btn, queue=False, **private,
+            show_progress="hidden")
         demo.unload(cb.on_unload)  # the page closed or reloaded: its work stops
         for name in ui.pert_names:
             ui.pert_btns[name].click(partial(cb.show_perturbation, name), [ui.job_state],
