@@ -156,6 +156,33 @@ class Layout:
                     'original</li></ol></div>', elem_id="placeholder")
                 with gr.Column(visible=False, elem_id="results") as self.results:
                     self.headline = gr.HTML(elem_id="headline")
+                    # two models on the same excerpt: a column each, one colour scale
+                    with gr.Column(visible=False, elem_id="comparison") as self.compare_col:
+                        self.compare_summary = gr.Markdown(elem_id="compare-summary")
+                        with gr.Row(equal_height=False):
+                            with gr.Column(min_width=300, elem_id="compare-first"):
+                                self.compare_head_a = gr.Markdown(elem_id="compare-heading-a")
+                                self.compare_lead_a = gr.Markdown(elem_id="compare-lead-a")
+                                self.compare_plot_a = gr.Plot(
+                                    show_label=False, elem_id="compare-spectrogram-a")
+                            with gr.Column(min_width=300, elem_id="compare-second"):
+                                self.compare_head = gr.Markdown(elem_id="compare-heading-b")
+                                self.compare_lead = gr.Markdown(elem_id="compare-lead")
+                                self.compare_plot = gr.Plot(show_label=False,
+                                                            elem_id="compare-spectrogram")
+                                with gr.Row():
+                                    self.compare_changed = gr.Audio(
+                                        type="filepath", label="changed", interactive=False,
+                                        elem_id="compare-changed", buttons=["download"])
+                                    self.compare_removed = gr.Audio(
+                                        type="filepath", label="what was removed",
+                                        interactive=False, elem_id="compare-removed",
+                                        buttons=["download"])
+                        with gr.Accordion("The second model's perturbations", open=False):
+                            self.compare_df = gr.Dataframe(
+                                headers=["perturbation", "size", "label", "confidence",
+                                         "SNR (dB)", "outcome"], interactive=False,
+                                show_label=False, elem_id="compare-table", wrap=True)
                     # the least audible flip: in words, then original / changed / removed
                     self.lead_md = gr.Markdown(elem_id="lead")
                     with gr.Row():
@@ -177,26 +204,6 @@ class Layout:
                         self.suff_loud = gr.Audio(type="filepath", label="sufficient set, amplified",
                                                   interactive=False, elem_id="suff-loud",
                                                   buttons=["download"])
-                    with gr.Column(visible=False, elem_id="comparison") as self.compare_col:
-                        gr.Markdown("### The second model on the same excerpt")
-                        self.compare_head = gr.HTML(elem_id="compare-headline")
-                        self.compare_lead = gr.Markdown(elem_id="compare-lead")
-                        with gr.Row():
-                            self.compare_changed = gr.Audio(type="filepath", label="changed",
-                                                            interactive=False,
-                                                            elem_id="compare-changed",
-                                                            buttons=["download"])
-                            self.compare_removed = gr.Audio(type="filepath",
-                                                            label="what was removed",
-                                                            interactive=False,
-                                                            elem_id="compare-removed",
-                                                            buttons=["download"])
-                        self.compare_plot = gr.Plot(label="its responsibility spectrogram",
-                                                    elem_id="compare-spectrogram")
-                        self.compare_df = gr.Dataframe(
-                            headers=["perturbation", "size", "label", "confidence", "SNR (dB)",
-                                     "outcome"], interactive=False,
-                            label="its perturbations", elem_id="compare-table")
                     with gr.Row(equal_height=False):
                         self.scores = gr.Label(num_top_classes=5, label="top scores", scale=2,
                                                elem_id="scores")

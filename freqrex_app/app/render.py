@@ -31,8 +31,10 @@ LEAD_KEYS = ("lead_md", "lead_orig", "lead_changed", "lead_removed", "suff_md", 
 #: The interactive figures and the notes summary (:func:`figure_values`).
 FIGURE_KEYS = ("spectro_plot", "freq_plot", "notes_plot", "notes_text")
 #: The second model's column (:func:`compare_values`).
-COMPARE_KEYS = ("compare_col", "compare_head", "compare_lead", "compare_changed",
+COMPARE_KEYS = ("compare_col", "compare_summary", "compare_head_a", "compare_lead_a",
+                "compare_plot_a", "compare_head", "compare_lead", "compare_changed",
                 "compare_removed", "compare_plot", "compare_df")
+_NO_COMPARE = ("", "", "", None, "", "", None, None, None, [])
 #: The result components, in the order of :func:`result_values`; the perturbation buttons
 #: (one per ``PERTURBATION_NAMES``) follow them.
 RESULT_KEYS = ("placeholder", "results", "headline", *LEAD_KEYS, "scores", "facts",
@@ -328,37 +330,64 @@ def lead_values(job: Job) -> list[Any]:
                       else "sufficient set, amplified")]
 
 
+def _shared_zmax(*exps) -> float | None:
+    """The top of one colour scale for the responsibility spectrograms of ``exps``."""
+    from ..plots.grid import mel_grid
+
+    tops = [float(g.smooth.max()) for g in (mel_grid(e) for e in exps) if g is not None]
+    return max(tops) if tops and max(tops) > 0 else None
+
+
 def figure_values(job: Job) -> list[Any]:
     """``FIGURE_KEYS``: the interactive spectrogram, frequency and notes figures (plotly) and
-    the notes summary."""
+    the notes summary. With a second model, the spectrogram's colour scale is the one both
+    models' spectrograms share."""
     from ..plots.grid import mel_grid
     from ..plots.interactive import frequency_figure, notes_figure, spectrogram_figure
     from ..plots.notes import notes_markdown, summarise_notes
 
     exp = job.exp
     summary = summarise_notes(exp)
-    return [spectrogram_figure(exp, grid=mel_grid(exp)), frequency_figure(exp),
+    zmax = _shared_zmax(exp, job.compare.exp) if job.compare is not None else None
+    return [spectrogram_figure(exp, grid=mel_grid(exp), zmax=zmax), frequency_figure(exp),
             notes_figure(summary), notes_markdown(summary)]
 
 
+def _column_md(job: Job, which: str) -> tuple[str, str]:
+    """A comparison column's heading and its verdict with the least audible flip."""
+    exp = job.exp
+    lead = lead_flip(exp)
+    flip = (f"A change **{lead.snr_db:.0f} dB below the music** makes it hear "
+            f"**{html.escape(lead.label)}** ({PERTURBATION_NAMES[lead.name]})" if lead
+            else "No change this budget tried flips its label")
+    return (f"### {which}: `{html.escape(exp.model)}`",
+            f"Hears **{html.escape(exp.label)}** ({exp.confidence:.0%}). {flip}.")
+
+
 def compare_values(job: Job) -> list[Any]:
-    """``COMPARE_KEYS``: the second model's column (hidden when there is none)."""
+    """``COMPARE_KEYS``: the two models side by side, each in its own column with its heading,
+    their spectrograms on one colour scale, and the line of where they agree and differ
+    (hidden when there is no second model)."""
     other = job.compare
     if other is None:
-        return [gr.update(visible=False), "", "", None, None, None, []]
+        return [gr.update(visible=False), *_NO_COMPARE]
     from ..plots.grid import mel_grid
     from ..plots.interactive import spectrogram_figure
+    from .compare import comparison_md
 
+    zmax = _shared_zmax(job.exp, other.exp)
     lead = lead_flip(other.exp)
     removed = read_audible(other.folder).get(f"removed_{lead.name}") if lead else None
-    return [gr.update(visible=True), headline_html(other), lead_md(other),
+    head_a, lead_a = _column_md(job, "First model")
+    head_b, lead_b = _column_md(other, "Second model")
+    return [gr.update(visible=True), comparison_md(job.exp, other.exp), head_a, lead_a,
+            spectrogram_figure(job.exp, grid=mel_grid(job.exp), zmax=zmax), head_b, lead_b,
             gr.update(value=_path(other, lead.name) if lead else None,
-                      label=f"{other.exp.model}: changed, hears {lead.label}" if lead
-                      else f"{other.exp.model}: changed"),
+                      label=f"changed: hears {lead.label}" if lead else "changed"),
             gr.update(value=removed.file if removed else None,
-                      label=(f"{other.exp.model}: what was removed, {removed.gain_db:+.0f} dB"
+                      label=(f"what was removed, {removed.gain_db:+.0f} dB"
                              if removed else "what was removed")),
-            spectrogram_figure(other.exp, grid=mel_grid(other.exp)),
+            spectrogram_figure(other.exp, grid=mel_grid(other.exp), zmax=zmax),
             perturbation_rows(other.exp)]
 
 
@@ -400,7 +429,7 @@ def result_values(job: Job) -> list[Any]:
               path("explanation"), str(job.zip_path) if job.zip_path else None,
               safe("json", lambda: json_for_view(exp.to_dict()), {}), notes_md(job),
               *(safe("comparison", lambda: compare_values(job))
-                or [gr.update(visible=False), "", "", None, None, None, []])]
+                or [gr.update(visible=False), *_NO_COMPARE])]
     return [*values, *pert, remember(job),
             *[gr.update(interactive=n in waves, variant="primary" if n == first
                         else "secondary") for n in names]]
@@ -479,9 +508,7 @@ def partial_values(exp, queries: int | None = None) -> list[Any]:
         "spectro_plot": spectro, "freq_plot": frequency_figure(exp), "notes_plot": None,
         "notes_text": "", "spectrum_img": None, "sets_df": [], "wave_img": None, "pert_df": [],
         "json_file": None, "zip_file": None, "json_view": None, "notes": "",
-        "compare_col": gr.update(visible=False), "compare_head": "", "compare_lead": "",
-        "compare_changed": None, "compare_removed": None, "compare_plot": None,
-        "compare_df": [], "pert_md": "", "orig_player": None, "pert_player": None,
+        **dict(zip(COMPARE_KEYS, [gr.update(visible=False), *_NO_COMPARE])), "pert_md": "", "orig_player": None, "pert_player": None,
         "pert_img": None, "job_state": gr.update()}
     return ([values[k] for k in RESULT_KEYS]
             + [gr.update(interactive=False, variant="secondary") for _ in PERTURBATION_NAMES])

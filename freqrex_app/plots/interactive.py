@@ -68,12 +68,13 @@ def _layout(fig: "go.Figure", title: str, height: int) -> None:
 
 # --------------------------------------------------------------------------------------------
 def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
-                       max_marked: int = 300) -> "go.Figure | None":
+                       max_marked: int = 300, zmax: float | None = None) -> "go.Figure | None":
     """The responsibility spectrogram on the mel scale, over the log-magnitude spectrogram,
     with the STFT flip's cells outlined (and marked one by one when at most ``max_marked``).
     Hover: time (s), the band's centre in Hz and as a note, its mean responsibility per cell
     (unsmoothed), its level (dB) and the cells the flip removed there. None when the
-    STFT variant did not run. ``grid`` reuses a :func:`~freqrex_app.plots.grid.mel_grid`."""
+    STFT variant did not run. ``grid`` reuses a :func:`~freqrex_app.plots.grid.mel_grid`;
+    ``zmax`` sets the top of the colour scale (one scale for figures to compare by eye)."""
     import plotly.graph_objects as go
 
     grid = grid if grid is not None else mel_grid(exp)
@@ -92,7 +93,8 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
         zmin=-_DB_RANGE, zmax=0, colorscale=_GREYS, showscale=False, hoverinfo="skip",
         name="level (dB)"))
     fig.add_trace(go.Heatmap(
-        x=x, y=y, z=grid.smooth.astype(np.float32), zmin=0, zmax=smax if smax > 0 else 1,
+        x=x, y=y, z=grid.smooth.astype(np.float32), zmin=0,
+        zmax=zmax if zmax else (smax if smax > 0 else 1),
         colorscale=_HEAT, customdata=custom, text=text, name="responsibility",
         colorbar=dict(title=dict(text="responsibility<br>per cell", side="right"), thickness=12,
                       len=0.8),
