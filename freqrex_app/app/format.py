@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line"]
+__all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line", "count"]
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """'1 bin', '2 bins', '1,024 STFT cells': a number and its word, in agreement."""
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def fmt_seconds(s: float) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from .format import fmt_seconds, fmt_snr, pct
+from .format import count, fmt_seconds, fmt_snr, pct
 from .jobs import PERTURBATION_NAMES, Job, perturbation_info, remember
 from .listening import FEW_TONES, lead_flip, read_audible
 from .limits import Limits
@@ -48,10 +48,30 @@ PERTURBATION_KEYS = ("pert_md", "orig_player", "pert_player", "pert_img")
 # ------------------------------------------------------------------------------ text
 
 
+#: The top two scores count as torn when the second is at least this share of the first.
+TORN = 0.85
+
+
+def torn_between(exp) -> tuple[tuple[str, float], tuple[str, float]] | None:
+    """The top two labels and scores when the model is torn between them (the second at least
+    :data:`TORN` of the first), else None."""
+    top = [(label, float(score)) for label, score in exp.top_scores(2)]
+    if len(top) < 2 or top[0][1] <= 0 or top[1][1] < TORN * top[0][1]:
+        return None
+    return top[0], top[1]
+
+
 def _verdict_html(exp, sub: str) -> str:
-    """The model's verdict (label, confidence, foil) over a sub-line of HTML."""
+    """The model's verdict (label, confidence, foil) over a sub-line of HTML; a line more when
+    the model is torn between two labels."""
     foil = (f' <span class="fx-conf">and not</span> <span class="fx-label">'
             f'{html.escape(exp.contrast)}</span>' if exp.contrast else "")
+    torn = torn_between(exp)
+    if torn is not None:
+        (a, sa), (b, sb) = torn
+        sub += (f'<div class="fx-torn">The model is <b>torn</b> between {html.escape(a)} '
+                f'({sa:.1%}) and {html.escape(b)} ({sb:.1%}): almost level, so a small change '
+                'can tip it either way.</div>')
     return (
         '<div class="fx-headline">'
         f'<div class="fx-verdict"><span class="fx-model">{html.escape(exp.model)}</span> hears '
@@ -122,7 +142,7 @@ def sufficient_md(job: Job) -> str:
     if n <= FEW_TONES:
         hz = sorted(float(h) for h in exp.hz(s.index))
         tones = ", ".join(f"{h:,.1f} Hz ({hz_to_note(h)})" for h in hz)
-        what = f"these {n} tone{'s' if n != 1 else ''}: {tones}"
+        what = f"this one tone: {tones}" if n == 1 else f"these {n} tones: {tones}"
     else:
         what = (f"these {n:,} of {exp.n_bins:,} frequencies ({pct(n / exp.n_bins)} of them, "
                 f"{pct(exp.energy_fraction(s.index))} of the energy)")
@@ -153,7 +173,7 @@ def facts_md(job: Job) -> str:
             lines.append(f"{name}: not found ({exp.notes.get(key, 'no reason given')})")
         else:
             idx = found.index
-            lines.append(f"{name}: **{len(idx):,} bins** ({pct(len(idx) / exp.n_bins)} of bins, "
+            lines.append(f"{name}: **{count(len(idx), 'bin')}** ({pct(len(idx) / exp.n_bins)} of bins, "
                          f"{pct(exp.energy_fraction(idx))} of energy)")
     flipped = [f.k for f in exp.flips if f.flipped]
     if flipped:
@@ -161,7 +181,7 @@ def facts_md(job: Job) -> str:
                      f"changes the label")
     if exp.stft_flip is not None:
         f = exp.stft_flip
-        lines.append(f"STFT flip: **{f.k:,} cells** {f.change} → {exp.labels[f.label]} "
+        lines.append(f"STFT flip: **{count(f.k, 'cell')}** {f.change} → {exp.labels[f.label]} "
                      f"(SNR {f.snr_db:.1f} dB)")
     return "\n".join(f"- {line}" for line in lines)
 
@@ -181,9 +201,10 @@ def estimate_md(model_id: str, calls: int, duration: float, limits: Limits,
             f"**{calls:,} model calls** for each of the 2 models")
     seconds = SPEED.estimate(JobPlan(models, int(calls), d))
     if seconds is None:
-        missing = " and ".join(m for m in models if not SPEED.measured(m))
-        return (f"{what} · the time is not known yet: {missing} has not run on this server "
-                "(its first job measures it)")
+        missing = [m for m in models if not SPEED.measured(m)] or list(models)
+        verb = "has" if len(missing) == 1 else "have"
+        return (f"{what} · the time is not known yet: {' and '.join(missing)} {verb} not run "
+                "on this server (the first job measures it)")
     return (f"{what} · about {fmt_seconds(seconds)} for a {d:g} s excerpt, from this "
             "server's measured speed now")
 
@@ -376,19 +397,27 @@ def compare_values(job: Job) -> list[Any]:
     from .compare import comparison_md
 
     zmax = _shared_zmax(job.exp, other.exp)
+
+    def figure(exp):  # a short title for a half-width column
+        fig = spectrogram_figure(exp, grid=mel_grid(exp), zmax=zmax)
+        if fig is not None:
+            fig.update_layout(title_text=f"{exp.model} · {exp.label} ({exp.confidence:.0%})",
+                              legend=dict(y=-0.25, yanchor="top", x=0, xanchor="left"),
+                              margin=dict(b=90))
+        return fig
+
     lead = lead_flip(other.exp)
     removed = read_audible(other.folder).get(f"removed_{lead.name}") if lead else None
     head_a, lead_a = _column_md(job, "First model")
     head_b, lead_b = _column_md(other, "Second model")
     return [gr.update(visible=True), comparison_md(job.exp, other.exp), head_a, lead_a,
-            spectrogram_figure(job.exp, grid=mel_grid(job.exp), zmax=zmax), head_b, lead_b,
+            figure(job.exp), head_b, lead_b,
             gr.update(value=_path(other, lead.name) if lead else None,
                       label=f"changed: hears {lead.label}" if lead else "changed"),
             gr.update(value=removed.file if removed else None,
                       label=(f"what was removed, {removed.gain_db:+.0f} dB"
                              if removed else "what was removed")),
-            spectrogram_figure(other.exp, grid=mel_grid(other.exp), zmax=zmax),
-            perturbation_rows(other.exp)]
+            figure(other.exp), perturbation_rows(other.exp)]
 
 
 def result_values(job: Job) -> list[Any]:

@@ -102,6 +102,7 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
                        "<br>responsibility %{customdata[1]:.3g} per cell"
                        "<br>level %{customdata[2]:.0f} dB · changed by the STFT flip: "
                        "%{customdata[3]:.0f} cells<extra></extra>")))
+    fig.data[-1].colorbar.update(tickformat=".2~s")  # 2e-05 reads 20µ: µ is a millionth
     flip = exp.stft_flip
     sub = ""
     if flip is not None and grid.removed.any():
@@ -116,11 +117,12 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
             f_hz = (cells // n_frames) * exp.sample_rate / int(exp.stft["n_fft"])
             t = float(exp.audio.start or 0.0) + (cells % n_frames) * int(exp.stft["hop"]) / exp.sample_rate
             fig.add_trace(go.Scatter(
-                x=t, y=hz_to_mel(f_hz), mode="markers", showlegend=False, name="removed cell",
+                x=t, y=hz_to_mel(f_hz), mode="markers", showlegend=False,
+                name=f"cell {flip.change}",
                 marker=dict(symbol="circle-open", size=8, color=_FLIP, line=dict(width=1.5)),
                 text=note_labels(f_hz), customdata=f_hz,
-                hovertemplate="removed cell<br>%{x:.3f} s · %{customdata:.0f} Hz · %{text}"
-                              "<extra></extra>"))
+                hovertemplate=f"cell {flip.change}<br>" + "%{x:.3f} s · %{customdata:.0f} Hz · "
+                              "%{text}<extra></extra>"))
         sub = f" · STFT flip: {flip.k:,} cells → {exp.labels[flip.label]}"
     ticks = _a_ticks(grid.hz_edges[0] + 1e-9, grid.hz_edges[-1],
                      mel_gap=0.05 * float(grid.mel_edges[-1] - grid.mel_edges[0]))
@@ -163,8 +165,11 @@ def frequency_figure(exp: "Explanation", n_bands: int = 700, top: int = 5) -> "g
         names = note_labels(hz)
         fig.add_trace(go.Scatter(
             x=hz, y=r[bins], mode="markers+text", name=f"top {len(bins)} bins",
-            marker=dict(color="#111111", size=7), text=[f"#{i + 1}" for i in range(len(bins))],
-            textposition="top center", customdata=np.stack([hz, np.arange(1, len(bins) + 1)], -1),
+            marker=dict(color="#111111", size=7), text=_rank_labels(hz, r[bins]),
+            # labels near the right edge go left of their marker, inside the plot
+            textposition=["top left" if np.log10(h) > np.log10(exp.sample_rate / 2) - 0.2
+                          else "top center" for h in hz],
+            customdata=np.stack([hz, np.arange(1, len(bins) + 1)], -1),
             hovertext=names,
             hovertemplate=("#%{customdata[1]}: %{customdata[0]:.2f} Hz · %{hovertext}"
                            "<br>responsibility %{y:.3g}<extra></extra>")))
@@ -177,6 +182,23 @@ def frequency_figure(exp: "Explanation", n_bands: int = 700, top: int = 5) -> "g
     fig.update_yaxes(title_text="responsibility", rangemode="tozero")
     _layout(fig, f"Responsibility over frequency · {_title(exp)}", 380)
     return fig
+
+
+def _rank_labels(hz: np.ndarray, y: np.ndarray, gap_decades: float = 0.06) -> list[str]:
+    """'#1', '#2', ... for the top bins; bins closer than ``gap_decades`` on the log axis share
+    one label ('#2 #5') on the highest of them, so that labels never overlap."""
+    n = len(hz)
+    labels = [""] * n
+    done: set[int] = set()
+    for i in range(n):
+        if i in done:
+            continue
+        group = [j for j in range(n) if j not in done
+                 and abs(np.log10(hz[j]) - np.log10(hz[i])) < gap_decades]
+        done.update(group)
+        top = max(group, key=lambda j: y[j])
+        labels[top] = " ".join(f"#{j + 1}" for j in sorted(group))
+    return labels
 
 
 # --------------------------------------------------------------------------------------------
