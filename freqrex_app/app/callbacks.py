@@ -138,23 +138,28 @@ def live_values(live: _Live, every: float = LIVE_EVERY_S,
     """The page's values for the newest partial explanation, at most once every ``every``
     seconds, until the job ends. A partial that fails to render is skipped. ``queries()`` is
     the job's count of model calls (the one the status line and the progress bar show)."""
-    last = -math.inf
+    last, shown = -math.inf, None
     while not live.done:
         wait = last + every - time.monotonic()
         if wait > 0:  # the newest partial waits; the job's end does not
             live.wait_done(wait)
             continue
         exp = live.take(timeout=0.5)
-        if exp is None or live.done:
+        if live.done:
             continue
         try:
-            values = [*render.partial_values(exp, queries() if queries else None),
-                      gr.update()]
+            if exp is not None:
+                values = render.partial_values(exp, queries() if queries else None)
+            elif shown is not None and queries is not None:  # no news: the count moves on
+                values = render.partial_count_values(shown, queries())
+            else:
+                continue
         except Exception:
             log.exception("showing the explanation so far failed; skipped")
             continue
+        shown = exp or shown
         last = time.monotonic()
-        yield values
+        yield [*values, gr.update()]
 
 
 class Callbacks:

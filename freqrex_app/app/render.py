@@ -22,7 +22,8 @@ __all__ = ["RESULT_KEYS", "LEAD_KEYS", "FIGURE_KEYS", "COMPARE_KEYS", "lead_md",
            "lead_values", "figure_values", "compare_values", "result_values", "perturbation_values", "headline_html", "facts_md",
            "labels_md", "estimate_md", "foil_choices", "perturbation_md", "notes_md", "top_scores",
            "perturbation_rows", "sets_rows", "json_for_view", "model_md", "credits_md",
-           "partial_values", "provisional_headline_html", "provisional_lead_md",
+           "partial_values", "partial_count_values", "provisional_headline_html",
+           "provisional_lead_md",
            "provisional_facts_md"]
 
 #: The lead of the page (:func:`lead_values`): the least audible flip and the sufficient set.
@@ -475,7 +476,7 @@ def provisional_headline_html(exp, queries: int | None = None) -> str:
     count of model calls (the status line's), else the engine's."""
     n = exp.queries if queries is None else queries
     return _verdict_html(exp, f'{_PROVISIONAL} {_source_name(exp)} · working: '
-                              f'{n:,} model calls so far · the picture below is '
+                              f'{count(n, "model call")} so far · the picture below is '
                               'refined as the search runs')
 
 
@@ -508,10 +509,19 @@ def provisional_facts_md(exp, queries: int | None = None) -> str:
                                    or exp.quiet_flip is not None),
                                   ("STFT flip", exp.stft_responsibility is not None)) if ok]
     return "\n".join([
-        f"- **{n:,}** model calls so far {budget} ({fmt_seconds(exp.seconds)})",
+        f"- {count(n, 'model call')} so far {budget}",
         f"- **{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",
         "- done: responsibility search" + (", " + ", ".join(done) if done else " (running)"),
         "- provisional: the sets, the sounds and the downloads come with the result"])
+
+
+def partial_count_values(exp, queries: int) -> list[Any]:
+    """Like :func:`partial_values` for the same partial explanation ``exp``, with only the
+    count of model calls moved on (the headline and the facts); the rest stays."""
+    values = {k: gr.update() for k in RESULT_KEYS}
+    values["headline"] = provisional_headline_html(exp, queries)
+    values["facts"] = provisional_facts_md(exp, queries)
+    return [values[k] for k in RESULT_KEYS] + [gr.update() for _ in PERTURBATION_NAMES]
 
 
 def partial_values(exp, queries: int | None = None) -> list[Any]:
