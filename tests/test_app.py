@@ -356,12 +356,20 @@ def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(app, clie
     assert "so far" in first["headline"] and MODEL in first["headline"]
     assert "So far" in first["lead_md"]
     assert first["zip_file"] is None and first["json_file"] is None  # nothing to download yet
-    # the perturbation buttons wait for the result (the session's job is still the last one)
+    # the perturbation buttons wait for the result (the session's job is still the last one);
+    # an update that only moves the count of model calls on leaves them as they are
+    assert all(first[n]["interactive"] is False for n in PERTURBATION_NAMES)
     for u in live:
-        assert all(u[n]["interactive"] is False for n in PERTURBATION_NAMES)
+        assert all(u[n].get("interactive", False) is False for n in PERTURBATION_NAMES)
+    # the headline's count of model calls is the job's one counter: it never goes back
+    import re
+
+    counts = [int(re.search(r"working: ([\d,]+) model call", u["headline"]).group(1)
+                  .replace(",", "")) for u in live]
+    assert counts == sorted(counts) and counts[-1] <= final["json_view"]["queries"], counts
     print(f"{len(live)} updates before the result:",
-          [(u["freq_plot"] is not None, u["spectro_plot"] is not None, u["lead_md"][:60])
-           for u in live])
+          [(u["freq_plot"] is not None, u["spectro_plot"] is not None, str(u["lead_md"])[:60])
+           for u in live], "counts", counts)
 
     # the result: as the page gave it before streaming, and as a run without streaming gives
     assert "so far" not in final["headline"] and final["zip_file"] and final["json_file"]

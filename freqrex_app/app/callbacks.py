@@ -204,8 +204,9 @@ class Callbacks:
     # -------------------------------------------------------------------- explain
 
     def claim_ui(self, audio, model, hf_id, dur, preset_name, request: gr.Request):
-        """Before the page's request joins the queue: one explanation per visitor; shows the
-        place in line (the timer keeps it current)."""
+        """Before the page's request joins the explanations' line (this event is queued, with
+        no limit, so that a refusal reaches the page as a toast): one explanation per
+        visitor; shows the place in line (the timer keeps it current) and disables Explain."""
         session = _session(request)
         model_id = (hf_id or "").strip() or model or self.s.default_model
         try:
@@ -215,7 +216,8 @@ class Callbacks:
         except Busy as exc:
             raise gr.Error(str(exc), title="One explanation at a time",
                            print_exception=False) from None
-        return (*self.queue_status(request), gr.update(interactive=False))
+        md, timer, _ = self.queue_status(request)
+        return md, timer, gr.update(interactive=False)
 
     def explain_ended(self):
         """The visitor's explanation ended (done, failed or cancelled): Explain works again."""
@@ -234,9 +236,11 @@ class Callbacks:
         return [gr.validate(True, "")] * 10
 
     def queue_status(self, request: gr.Request):
-        """The session's place in line and wait, or its progress (hidden when idle)."""
+        """The session's place in line and wait, or its progress (hidden when idle); Explain
+        works again once the session has nothing in play."""
         text = self.board.status(_session(request), pending=self._pending)
-        return gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text))
+        return (gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text)),
+                gr.update(interactive=not text))
 
     def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
                    foil=None, compare_model=None, request: gr.Request = None,

@@ -66,11 +66,10 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
 
         # one explanation per visitor: claimed (or refused with a toast) before it queues;
         # the button is disabled while the visitor's job waits or runs
-        status = [ui.queue_md, ui.queue_timer]
+        status = [ui.queue_md, ui.queue_timer, ui.explain_btn]
         claim = ui.explain_btn.click(
             cb.claim_ui, [ui.audio_in, ui.model_dd, ui.hf_box, ui.duration, ui.preset],
-            [*status, ui.explain_btn], concurrency_limit=None, **private,
-            show_progress="hidden")
+            status, concurrency_limit=None, **private, show_progress="hidden")
         explain_evt = claim.success(
             cb.explain_ui, ui.explain_inputs, [*results, ui.estimate], **private,
             concurrency_id=EXPLAIN, concurrency_limit=limits.concurrency,
