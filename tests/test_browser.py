@@ -209,7 +209,7 @@ def test_bad_upload_shows_a_message_and_the_page_keeps_working(server, driver, t
     assert "no audio" in message.lower(), message
 
 
-def test_precomputed_example_is_instant(server, driver):
+def test_precomputed_example_is_instant(server, driver, tmp_path):
     from freqrex_app.app.examples import list_examples
 
     examples = [e for e in list_examples() if e.precomputed is not None]
@@ -223,6 +223,29 @@ def test_precomputed_example_is_instant(server, driver):
     assert examples[0].path.name in driver.find_element(By.ID, "headline").text
     _shot(driver, "app-example", full=True)
     assert time.time() - t0 < 90
+    # the perturbations table shows all its columns at this width (none cut off)
+    box = driver.execute_script(
+        "const t = document.querySelector('#pert-table'); const r = t.getBoundingClientRect();"
+        "const h = [...t.querySelectorAll('th')].map(e => [e.innerText.trim(),"
+        " e.getBoundingClientRect().right]); return [r.right, h];")
+    right, headers = box
+    names = [h for h, _ in headers]
+    assert "outcome" in names and "SNR (dB)" in names, names
+    assert all(edge <= right + 1 for _, edge in headers), (right, headers)
+    # an example where the model is torn says so in the headline
+    from freqrex_app.app.render import torn_between
+    from freqrex_app.app.examples import example_job
+
+    torn = next(e for e in examples if torn_between(example_job(e, Limits(
+        cache=tmp_path)).exp))
+    _click(driver, f"example-{torn.stem}")
+    WebDriverWait(driver, 90).until(
+        lambda d: torn.path.name in d.find_element(By.ID, "headline").text)
+    assert "torn between" in driver.find_element(By.ID, "headline").text
+    WebDriverWait(driver, 90).until(  # the example has arrived
+        lambda d: "processing" not in d.find_element(By.TAG_NAME, "body").text)
+    driver.execute_script("document.getElementById('headline').scrollIntoView()")
+    _shot(driver, "app-example-torn")
 
 
 def test_cancel_stops_the_job(server, driver, caplog):

@@ -112,7 +112,9 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
         for i, btn in enumerate(getattr(ui, "ex_btns", [])):
             btn.click(partial(cb.load_example, i), None,
                       [ui.audio_in, ui.start, ui.duration, ui.model_dd, ui.hf_box, ui.view,
-                       ui.preview, *results], **private, concurrency_limit=4)
+                       ui.preview, *results], **private, concurrency_limit=4,
+                      # the progress where the picture comes, never over the headline
+                      show_progress_on=[ui.placeholder, ui.spectro_plot])
 
         # the public API: one named endpoint, sharing the page's one worker
         api_btn = gr.Button(visible=False)
