@@ -102,7 +102,9 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
                        "<br>responsibility %{customdata[1]:.3g} per cell"
                        "<br>level %{customdata[2]:.0f} dB · changed by the STFT flip: "
                        "%{customdata[3]:.0f} cells<extra></extra>")))
-    fig.data[-1].colorbar.update(tickformat=".2~s")  # 2e-05 reads 20µ: µ is a millionth
+    top = zmax if zmax else smax
+    # small values with SI prefixes (2e-05 reads 20µ: µ is a millionth), others as decimals
+    fig.data[-1].colorbar.update(tickformat=".2~s" if 0 < top < 1e-3 else ".3~g")
     flip = exp.stft_flip
     sub = ""
     if flip is not None and grid.removed.any():
