@@ -202,7 +202,8 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     from freqrex_app import load_model
     from freqrex_app.app.jobs import job_from_folder
     from freqrex_app.app.listening import read_audible
-    from freqrex_app.app.render import compare_values, lead_md, sufficient_md
+    from freqrex_app.app.compare import top_bands
+    from freqrex_app.app.render import COMPARE_KEYS, compare_values, lead_md, sufficient_md
     from freqrex_app.engine.manipulations import snr_db
 
     first, _, _ = client.predict(handle_file(str(CLIP)), MODEL, start=2.0, duration=3.0,
@@ -228,7 +229,26 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     assert (folder / "compare" / "explanation.json").is_file()
     job = job_from_folder(folder)
     assert job.compare is not None and job.compare.exp.model == "msd-vgg"
-    compare_values(job)  # the second column renders
+    # two columns with their headings, one colour scale, where they agree and differ
+    cv = dict(zip(COMPARE_KEYS, compare_values(job)))
+    assert cv["compare_head_a"] == f"### First model: `{MODEL}`"
+    assert cv["compare_head"] == "### Second model: `msd-vgg`"
+    lines = cv["compare_summary"].splitlines()
+    same = job.exp.label == job.compare.exp.label
+    assert ("they agree" if same else "they differ") in lines[0], lines[0]
+    assert job.exp.label in lines[0] and job.compare.exp.label in lines[0]
+    za, zb = (cv[k].data[1].zmax for k in ("compare_plot_a", "compare_plot"))
+    assert za == zb and cv["compare_plot"].data[1].name == "responsibility"
+    for e in (job.exp, job.compare.exp):  # the bands named hold the most responsibility
+        r = np.clip(e.responsibility, 0, None)
+        hz = e.hz(np.arange(e.n_bins))
+        [top, *_] = top_bands(e)
+        inside = (hz >= top.lo_hz) & (hz < top.hi_hz)
+        assert r[inside].sum() / r.sum() == pytest.approx(top.share, rel=1e-6)
+        for k in range(11):  # no other A-to-A octave holds more
+            octave = (hz >= 27.5 * 2 ** k) & (hz < 27.5 * 2 ** (k + 1))
+            assert r[octave].sum() <= r[inside].sum() + 1e-9
+        assert f"{top.name} {top.share:.0%}" in lines[2], lines[2]
     models_by_id = {MODEL: model, "msd-vgg": load_model("msd-vgg", labels_view="genres")}
     leads = 0
     for j in (job, job.compare):
@@ -336,12 +356,20 @@ def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(app, clie
     assert "so far" in first["headline"] and MODEL in first["headline"]
     assert "So far" in first["lead_md"]
     assert first["zip_file"] is None and first["json_file"] is None  # nothing to download yet
-    # the perturbation buttons wait for the result (the session's job is still the last one)
+    # the perturbation buttons wait for the result (the session's job is still the last one);
+    # an update that only moves the count of model calls on leaves them as they are
+    assert all(first[n]["interactive"] is False for n in PERTURBATION_NAMES)
     for u in live:
-        assert all(u[n]["interactive"] is False for n in PERTURBATION_NAMES)
+        assert all(u[n].get("interactive", False) is False for n in PERTURBATION_NAMES)
+    # the headline's count of model calls is the job's one counter: it never goes back
+    import re
+
+    counts = [int(re.search(r"working: ([\d,]+) model call", u["headline"]).group(1)
+                  .replace(",", "")) for u in live]
+    assert counts == sorted(counts) and counts[-1] <= final["json_view"]["queries"], counts
     print(f"{len(live)} updates before the result:",
-          [(u["freq_plot"] is not None, u["spectro_plot"] is not None, u["lead_md"][:60])
-           for u in live])
+          [(u["freq_plot"] is not None, u["spectro_plot"] is not None, str(u["lead_md"])[:60])
+           for u in live], "counts", counts)
 
     # the result: as the page gave it before streaming, and as a run without streaming gives
     assert "so far" not in final["headline"] and final["zip_file"] and final["json_file"]

@@ -47,7 +47,8 @@ def server(tmp_path_factory):
     limits = Limits(max_source_s=120.0, max_excerpt_s=10.0, default_excerpt_s=3.0,
                     max_budget=120, max_upload_mb=5.0, concurrency=1, queue_size=8,
                     cache=tmp_path_factory.mktemp("browser-cache"))
-    url, demo = serve_in_thread(limits, warm=True)
+    # the examples warmed, and the default model timed for the estimates
+    url, demo = serve_in_thread(limits, warm=True, calibrate=["msd-musicnn"])
     yield url
     shutdown(demo)
 
@@ -208,7 +209,7 @@ def test_bad_upload_shows_a_message_and_the_page_keeps_working(server, driver, t
     assert "no audio" in message.lower(), message
 
 
-def test_precomputed_example_is_instant(server, driver):
+def test_precomputed_example_is_instant(server, driver, tmp_path):
     from freqrex_app.app.examples import list_examples
 
     examples = [e for e in list_examples() if e.precomputed is not None]
@@ -222,6 +223,29 @@ def test_precomputed_example_is_instant(server, driver):
     assert examples[0].path.name in driver.find_element(By.ID, "headline").text
     _shot(driver, "app-example", full=True)
     assert time.time() - t0 < 90
+    # the perturbations table shows all its columns at this width (none cut off)
+    box = driver.execute_script(
+        "const t = document.querySelector('#pert-table'); const r = t.getBoundingClientRect();"
+        "const h = [...t.querySelectorAll('th')].map(e => [e.innerText.trim(),"
+        " e.getBoundingClientRect().right]); return [r.right, h];")
+    right, headers = box
+    names = [h for h, _ in headers]
+    assert "outcome" in names and "SNR (dB)" in names, names
+    assert all(edge <= right + 1 for _, edge in headers), (right, headers)
+    # an example where the model is torn says so in the headline
+    from freqrex_app.app.render import torn_between
+    from freqrex_app.app.examples import example_job
+
+    torn = next(e for e in examples if torn_between(example_job(e, Limits(
+        cache=tmp_path)).exp))
+    _click(driver, f"example-{torn.stem}")
+    WebDriverWait(driver, 90).until(
+        lambda d: torn.path.name in d.find_element(By.ID, "headline").text)
+    assert "torn between" in driver.find_element(By.ID, "headline").text
+    WebDriverWait(driver, 90).until(  # the example has arrived
+        lambda d: "processing" not in d.find_element(By.TAG_NAME, "body").text)
+    driver.execute_script("document.getElementById('headline').scrollIntoView()")
+    _shot(driver, "app-example-torn")
 
 
 def test_cancel_stops_the_job(server, driver, caplog):
@@ -249,6 +273,30 @@ def test_cancel_stops_the_job(server, driver, caplog):
     time.sleep(2.0)  # and it stays: no picture of the cancelled job arrives after it
     assert driver.find_element(By.ID, "placeholder").is_displayed()
     assert not any(e.is_displayed() for e in driver.find_elements(By.ID, "headline"))
+
+
+def test_a_second_explain_gets_its_line_and_the_button_waits(server, driver):
+    _open(driver, server)
+    _upload(driver, CLIP)
+    WebDriverWait(driver, 60).until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, "#excerpt-preview img")))
+    # a double click: the second arrives before the first has disabled the button
+    driver.execute_script("const b = document.getElementById('explain-btn'); b.click(); "
+                          "b.click();")
+    message = _toast_text(driver)
+    assert "one at a time per visitor" in message, message
+    assert "Traceback" not in message and "Error 500" not in message, message
+    _shot(driver, "app-second-explain")
+    # the button is disabled while the job runs ...
+    WebDriverWait(driver, 20).until(
+        lambda d: not d.find_element(By.ID, "explain-btn").is_enabled())
+    WebDriverWait(driver, 90).until(
+        lambda d: "model calls" in d.find_element(By.ID, "queue-status").text)
+    assert not driver.find_element(By.ID, "explain-btn").is_enabled()
+    # ... and works again once it has ended (here: cancelled)
+    _click(driver, "cancel-btn")
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "explain-btn").is_enabled())
 
 
 def test_record_from_the_microphone(server, driver):

@@ -368,9 +368,12 @@ def test_partial_shows_the_map_growing_then_each_stage_and_spends_no_query():
     assert ({k: v for k, v in exp.to_dict().items() if k not in timing}
             == {k: v for k, v in plain.to_dict().items() if k not in timing})
 
+    # first the verdict alone, after the one call that classifies the clip (an empty map)
+    verdict, *searching = [p for p in seen if not p.flips]
+    assert verdict is seen[0] and calls[0] == verdict.queries == 1
+    assert verdict.label == exp.label and float(verdict.responsibility.sum()) == 0.0
     # during the search: the map as it stands, growing, before the flips and the sets
-    searching = [p for p in seen if not p.flips]
-    assert len(searching) >= 3 and all(a is b for a, b in zip(seen, searching))
+    assert len(searching) >= 3 and all(a is b for a, b in zip(seen[1:], searching))
     totals = [float(p.responsibility.sum()) for p in searching]
     assert totals == sorted(totals) and 0 < totals[0] < totals[-1]
     assert all(p.quiet_flip is None and p.stft_flip is None and p.sufficient is None
@@ -382,7 +385,7 @@ def test_partial_shows_the_map_growing_then_each_stage_and_spends_no_query():
     assert [p.queries for p in seen] == calls == sorted(calls)
 
     # then one call after each later stage: flip-k, the quiet flip, the STFT flip, the sets
-    later = seen[len(searching):]
+    later = seen[1 + len(searching):]
     assert len(later) == 4
     assert [f.k for f in later[0].flips] == [1, 2, 3, 4, 5] and later[0].quiet_flip is None
     assert later[1].quiet_flip is not None and later[1].stft_responsibility is None

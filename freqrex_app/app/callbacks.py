@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import math
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -84,6 +85,18 @@ def _in_thread(fn: Callable[[], Any], on_end: Callable[[], None]) -> Future:
     return future
 
 
+_COUNT = re.compile(r"\s*\(\d+ model calls\)")
+
+
+def _progress(ticket: Ticket, message: str) -> tuple[float, str]:
+    """The progress bar's fraction and words from the job's one count of model calls (the
+    count the status line and the headline show), with the engine's stage."""
+    calls = max(1, ticket.plan().calls)
+    stage = _COUNT.sub("", message)
+    return (min(1.0, ticket.queries / calls),
+            f"{stage} · {ticket.queries:,} of {calls:,} model calls")
+
+
 def _error(exc: BaseException) -> gr.Error:
     return gr.Error(one_line(exc), title="Cannot explain")
 
@@ -120,25 +133,33 @@ def _unshown_values() -> list[Any]:
             *[gr.update()] * (_N_RESULTS - 2), gr.update()]
 
 
-def live_values(live: _Live, every: float = LIVE_EVERY_S) -> Iterator[list[Any]]:
+def live_values(live: _Live, every: float = LIVE_EVERY_S,
+                queries: Callable[[], int] | None = None) -> Iterator[list[Any]]:
     """The page's values for the newest partial explanation, at most once every ``every``
-    seconds, until the job ends. A partial that fails to render is skipped."""
-    last = -math.inf
+    seconds, until the job ends. A partial that fails to render is skipped. ``queries()`` is
+    the job's count of model calls (the one the status line and the progress bar show)."""
+    last, shown = -math.inf, None
     while not live.done:
         wait = last + every - time.monotonic()
         if wait > 0:  # the newest partial waits; the job's end does not
             live.wait_done(wait)
             continue
         exp = live.take(timeout=0.5)
-        if exp is None or live.done:
+        if live.done:
             continue
         try:
-            values = [*render.partial_values(exp), gr.update()]
+            if exp is not None:
+                values = render.partial_values(exp, queries() if queries else None)
+            elif shown is not None and queries is not None:  # no news: the count moves on
+                values = render.partial_count_values(shown, queries())
+            else:
+                continue
         except Exception:
             log.exception("showing the explanation so far failed; skipped")
             continue
+        shown = exp or shown
         last = time.monotonic()
-        yield values
+        yield [*values, gr.update()]
 
 
 class Callbacks:
@@ -158,7 +179,8 @@ class Callbacks:
     def _pending(self, session: str) -> bool:
         return has_pending(self.blocks, session)
 
-    def _ticket(self, session: str, model_id: str, calls: Any, duration: Any) -> Ticket:
+    def _ticket(self, session: str, model_id: str, calls: Any, duration: Any,
+                compare: str | None = None) -> Ticket:
         """The ticket claimed when the request arrived (claimed now when there is none, as
         for a handler called directly), with the request's own settings."""
         ticket = self.board.ticket(session)
@@ -167,6 +189,7 @@ class Callbacks:
                                       _duration(duration, self.s), pending=self._pending)
         ticket.model_id = model_id
         ticket.calls, ticket.duration = _calls(calls, self.s), _duration(duration, self.s)
+        ticket.compare_id = (compare or "").strip() if (compare or "").strip() != model_id else ""
         return ticket
 
     def _run(self, ticket: Ticket, work) -> Job:
@@ -174,15 +197,16 @@ class Callbacks:
         abandoned = abandoned_check(self.blocks, current_event_id())
 
         def on_queries(n: int) -> None:
-            ticket.queries = n
+            ticket.count(n)
 
         return self.board.run(ticket, lambda stop: work(stop, on_queries), abandoned)
 
     # -------------------------------------------------------------------- explain
 
     def claim_ui(self, audio, model, hf_id, dur, preset_name, request: gr.Request):
-        """Before the page's request joins the queue: one explanation per visitor; shows the
-        place in line (the timer keeps it current)."""
+        """Before the page's request joins the explanations' line (this event is queued, with
+        no limit, so that a refusal reaches the page as a toast): one explanation per
+        visitor; shows the place in line (the timer keeps it current) and disables Explain."""
         session = _session(request)
         model_id = (hf_id or "").strip() or model or self.s.default_model
         try:
@@ -190,8 +214,14 @@ class Callbacks:
                                                             self.s),
                              _duration(dur, self.s), pending=self._pending)
         except Busy as exc:
-            raise gr.Error(str(exc), title="One explanation at a time") from None
-        return self.queue_status(request)
+            raise gr.Error(str(exc), title="One explanation at a time",
+                           print_exception=False) from None
+        md, timer, _ = self.queue_status(request)
+        return md, timer, gr.update(interactive=False)
+
+    def explain_ended(self):
+        """The visitor's explanation ended (done, failed or cancelled): Explain works again."""
+        return gr.update(interactive=True)
 
     def claim_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
                   contrast, compare_model, request: gr.Request):
@@ -206,9 +236,11 @@ class Callbacks:
         return [gr.validate(True, "")] * 10
 
     def queue_status(self, request: gr.Request):
-        """The session's place in line and wait, or its progress (hidden when idle)."""
+        """The session's place in line and wait, or its progress (hidden when idle); Explain
+        works again once the session has nothing in play."""
         text = self.board.status(_session(request), pending=self._pending)
-        return gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text))
+        return (gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text)),
+                gr.update(interactive=not text))
 
     def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
                    foil=None, compare_model=None, request: gr.Request = None,
@@ -223,7 +255,7 @@ class Callbacks:
         ticket = None
         try:
             ticket = self._ticket(session, str((hf_id or "").strip() or model),
-                                  self.s.presets.get(preset_name), dur)
+                                  self.s.presets.get(preset_name), dur, compare_model)
 
             def work(cancelled, on_queries):
                 model_id = resolve_model_id(model, hf_id)
@@ -236,12 +268,12 @@ class Callbacks:
                               stft=bool(stft_v), contrast=foil or None,
                               compare_model=resolve_model_id(compare_model)
                               if compare_model else None, limits=limits,
-                              progress=lambda fr, msg: progress(fr, desc=msg),
+                              progress=lambda fr, msg: progress(*_progress(ticket, msg)),
                               cancelled=cancelled, on_queries=on_queries, partial=live.put)
                 return model_id, job
 
             running = _in_thread(lambda: self._run(ticket, work), live.finish)
-            for values in live_values(live):
+            for values in live_values(live, queries=lambda: ticket.queries):
                 ticket.shown = True
                 yield values
             model_id, job = running.result()
@@ -263,7 +295,7 @@ class Callbacks:
         progress(1.0, desc="done")
         try:  # the estimate now knows this model's measured speed
             estimate_now = render.estimate_md(model_id, self.s.preset_calls(preset_name), dur,
-                                              limits)
+                                              limits, compare_model)
         except Exception:
             estimate_now = gr.update()
         values = [*render.result_values(job), estimate_now]
@@ -286,7 +318,7 @@ class Callbacks:
         s, limits = self.s, self.s.limits
         try:
             ticket = self._ticket(_session(request), str(model or s.default_model), budget,
-                                  duration)
+                                  duration, compare_model)
 
             def work(cancelled, on_queries):
                 model_id = resolve_model_id(model or s.default_model)
@@ -393,7 +425,7 @@ class Callbacks:
 
     # -------------------------------------------------------------------- model and budget
 
-    def on_model(self, model, hf_id, dur, preset_name):
+    def on_model(self, model, hf_id, dur, preset_name, compare=""):
         try:
             model_id = resolve_model_id(model, hf_id)
         except JobError as exc:
@@ -402,12 +434,12 @@ class Callbacks:
         value = "genres" if "genres" in views else views[0]
         return (gr.update(choices=views, value=value), render.model_md(model_id, value),
                 render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
-                                   self.s.limits),
+                                   self.s.limits, compare),
                 gr.update(choices=render.foil_choices(model_id, value), value=""))
 
-    def on_dropdown(self, model, dur, preset_name):
+    def on_dropdown(self, model, dur, preset_name, compare=""):
         # picking a built-in model clears the Hugging Face field (which would win)
-        return (*self.on_model(model, "", dur, preset_name), "")
+        return (*self.on_model(model, "", dur, preset_name, compare), "")
 
     def on_view(self, model, hf_id, labels_view, foil):
         try:
@@ -418,13 +450,14 @@ class Callbacks:
         keep = foil if foil in [v for _, v in choices] else ""
         return render.model_md(model_id, labels_view), gr.update(choices=choices, value=keep)
 
-    def on_estimate(self, model, hf_id, dur, preset_name):
+    def on_estimate(self, model, hf_id, dur, preset_name, compare=""):
+        """The estimate for the settings now (this server's recent measured speed)."""
         try:
             model_id = resolve_model_id(model, hf_id)
         except JobError:
             model_id = model
         return render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
-                                  self.s.limits)
+                                  self.s.limits, compare)
 
     # -------------------------------------------------------------------- the excerpt
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line"]
+__all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line", "count"]
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """'1 bin', '2 bins', '1,024 STFT cells': a number and its word, in agreement."""
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def fmt_seconds(s: float) -> str:
-    """A duration for a person: 'under a second', '42 s', '2.5 min'."""
-    if s < 1:
-        return "under a second"
+    """A duration for a person: '0.4 s', '42 s', '2.5 min'."""
+    if s < 0.95:
+        return f"{max(s, 0.1):.1f} s"
     if s < 90:
         return f"{s:.0f} s"
     return f"{s / 60:.1f} min"

@@ -23,12 +23,13 @@ from typing import Any, Callable
 from .format import one_line
 from ..models.patches import has_patches
 from .limits import Limits
+from .speed import SPEED
 
 log = logging.getLogger("freqrex.app")
 
 __all__ = ["JobError", "Cancelled", "Job", "run_job", "prepare_job", "load_model_cached",
            "resolve_model_id", "PERTURBATION_NAMES", "perturbation_info", "load_excerpt",
-           "cleanup_jobs", "hf_available", "model_views", "SpeedMeter", "SPEED", "GuardedModel",
+           "cleanup_jobs", "hf_available", "model_views", "GuardedModel", "small_job",
            "remember", "recall", "job_from_folder", "COMPARE_DIR"]
 
 #: Display names of the perturbations, in the order of the buttons.
@@ -122,45 +123,6 @@ def load_model_cached(model_id: str, labels_view: str):
         return model
 
 
-class SpeedMeter:
-    """How fast this server explains, learnt from finished jobs, per model: seconds inside the
-    model per model call per second of audio, and the seconds a job spends outside the model
-    (loading, the search's own work, figures and files). For the estimates the page shows and
-    for the size of each model call (:class:`GuardedModel`)."""
-
-    # the prior: msd-musicnn on this project's 2-core CPU, 34 s inside the model for the 840
-    # calls of a standard 10 s explanation (0.004 s per call per second of audio)
-    def __init__(self, prior: float = 0.004, prior_overhead_s: float = 4.0):
-        self._rate: dict[str, float] = {}
-        self._overhead: dict[str, float] = {}
-        self.prior = prior
-        self.prior_overhead_s = prior_overhead_s
-
-    def update(self, model_id: str, predict_seconds: float, queries: int, duration: float,
-               wall_seconds: float | None = None) -> None:
-        if queries <= 0 or duration <= 0 or predict_seconds <= 0:
-            return
-        rate = predict_seconds / queries / duration
-        old = self._rate.get(model_id)
-        self._rate[model_id] = rate if old is None else 0.5 * old + 0.5 * rate
-        if wall_seconds is not None and wall_seconds >= predict_seconds:
-            extra = wall_seconds - predict_seconds
-            old = self._overhead.get(model_id)
-            self._overhead[model_id] = extra if old is None else 0.5 * old + 0.5 * extra
-
-    def seconds_per_wave(self, model_id: str, duration: float) -> float:
-        """Seconds the model takes for one waveform of ``duration`` seconds."""
-        return self._rate.get(model_id, self.prior) * max(duration, 0.5)
-
-    def estimate(self, model_id: str, calls: int, duration: float) -> float:
-        """Wall-clock seconds of a job of ``calls`` model calls on ``duration`` seconds."""
-        return (self.seconds_per_wave(model_id, duration) * calls * 1.15
-                + self._overhead.get(model_id, self.prior_overhead_s))
-
-
-SPEED = SpeedMeter()
-
-
 class GuardedModel:
     """A classifier that classifies in pieces small enough that one model call takes about
     ``target_s`` seconds, and asks ``should_stop`` before each piece (raising
@@ -168,14 +130,15 @@ class GuardedModel:
     asks for. The engine's own batching, hence its search, is unchanged; the scores are the
     model's. ``on_queries`` is told the running count of waveforms classified."""
 
-    def __init__(self, model, should_stop: Callable[[], bool], *, seconds_per_wave: float,
+    def __init__(self, model, should_stop: Callable[[], bool], *, seconds_per_wave: float | None,
                  target_s: float = 0.5, max_piece: int = 64,
                  on_queries: Callable[[int], None] | None = None):
         self._model = model
         self._should_stop = should_stop
         self._on_queries = on_queries
-        self._per_wave = max(float(seconds_per_wave), 1e-6)
         self.target_s = float(target_s)
+        # never measured here: one waveform at a time until the first call is timed
+        self._per_wave = max(float(seconds_per_wave or self.target_s), 1e-6)
         self.max_piece = int(max_piece)
         self.queries = 0
         self.name, self.sample_rate, self.labels = model.name, model.sample_rate, model.labels
@@ -491,6 +454,7 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
             other, _ = _explain(audio_path, compare_model, view, start, duration, budget, seed,
                                 stft, None, limits, should_stop, on_progress,
                                 queries(exp.queries))
+    t_tail = time.perf_counter()
     if progress is not None:
         progress(0.92, "drawing the figures and writing the sounds")
     folder = _partial_job_dir(limits)
@@ -507,11 +471,35 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
         shutil.rmtree(folder, ignore_errors=True)
         raise
     job.wall_seconds = time.perf_counter() - t0
-    SPEED.update(model_id, exp.predict_seconds, exp.queries, exp.audio.duration,
-                 seconds + (job.wall_seconds - seconds) / n_runs)
-    if other is not None:
-        SPEED.update(compare_model, other.predict_seconds, other.queries, other.audio.duration)
+    for e, mid in ((exp, model_id), (other, compare_model)):
+        if e is not None:
+            SPEED.record_run(mid, e.audio.duration, queries=e.queries, budget=budget,
+                             predict_seconds=e.predict_seconds, seconds=e.seconds)
+    SPEED.record_tail(exp.audio.duration, time.perf_counter() - t_tail)
     return job
+
+
+def small_job(model, model_id: str, duration: float, limits: Limits, budget: int = 50) -> None:
+    """A small real job on noise (``budget`` model calls, every output written to a temporary
+    folder and deleted): measures this server's engine and files for the estimates."""
+    import tempfile
+
+    import numpy as np
+
+    from ..audio import Audio
+    from ..engine import explain
+
+    rng = np.random.default_rng(0)
+    sr = int(model.sample_rate)
+    audio = Audio(samples=(0.1 * rng.standard_normal(int(duration * sr))).astype(np.float32),
+                  sample_rate=sr)
+    exp = explain(audio, model, budget=budget, seed=0, stft=True)
+    SPEED.record_run(model_id, exp.audio.duration, queries=exp.queries, budget=None,
+                     predict_seconds=exp.predict_seconds, seconds=exp.seconds)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=limits.cache) as tmp:
+        prepare_job(exp, Path(tmp), model_id=model_id)
+    SPEED.record_tail(exp.audio.duration, time.perf_counter() - t0)
 
 
 def _explain(audio_path, model_id, labels_view, start, duration, budget, seed, stft, contrast,

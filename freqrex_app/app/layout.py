@@ -29,7 +29,18 @@ CSS = """
 .fx-placeholder {padding: 40px 20px; text-align: center; color: var(--body-text-color-subdued);
   font-size: 1.1em;
   border: 2px dashed #d9c7f0; border-radius: 14px;}
-.fx-pert-buttons button {min-width: 0 !important;}
+.fx-pert-buttons {flex-wrap: wrap !important; gap: 6px !important;}
+.fx-pert-buttons button {flex: 0 0 auto !important; width: auto !important;
+  min-width: 0 !important; white-space: nowrap !important; padding: 4px 10px !important;}
+.fx-torn {margin-top: 6px; padding: 4px 10px; border-left: 4px solid #f28c28;
+  background: #fff4e6; color: #6b3a00; border-radius: 4px;}
+#results [data-testid="block-label"] {white-space: normal !important; height: auto !important;
+  max-width: calc(100% - 44px) !important; overflow: visible !important;}
+#results [data-testid="block-label"] * {white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important;}
+#pert-table table, #compare-table table {table-layout: auto !important;}
+#glossary dt {font-weight: 700; margin-top: 6px;}
+#glossary dd {margin: 0 0 0 14px;}
 .fx-steps {text-align: left; display: inline-block; margin: 14px auto 0 auto; font-size: 0.95em;}
 .fx-legend span {display: inline-block; padding: 1px 8px; border-radius: 5px; margin-right: 6px;
   font-size: 0.9em;}
@@ -58,6 +69,53 @@ model depends on, removed or attenuated. SNR: how far below the music the change
 <span class="fx-legend"><span style="background:#f28c28;color:white">S</span>
 <span style="background:#f6c700">SN</span><span style="background:#d62828;color:white">A</span></span>
 """
+
+
+#: Every technical word the page uses, in a few words each (the collapsible key).
+GLOSSARY = """<dl>
+<dt>model call</dt><dd>the classifier scoring one waveform (a changed copy of the excerpt). The
+budget is how many calls one explanation may make; the time it takes is mostly these calls.</dd>
+<dt>bin (frequency bin)</dt><dd>one frequency of the excerpt's Fourier transform. A 10 s excerpt
+has bins 0.1 Hz apart (1 / its length); removing a bin silences that frequency for the whole
+excerpt.</dd>
+<dt>STFT cell</dt><dd>one frequency at one moment: a tile of the short-time Fourier transform
+(the spectrogram). Changing cells changes a frequency only where and when it matters.</dd>
+<dt>responsibility</dt><dd>how much a bin or cell causes the label: 1 when removing it alone
+changes the label, 1/(k+1) when k others must go first. Summed over bins or cells; very small
+numbers are written with µ (a millionth: 20µ = 0.000020).</dd>
+<dt>S (sufficient set)</dt><dd>the smallest set of the most responsible bins that alone, with
+everything else removed, still makes the model hear the label.</dd>
+<dt>SN (sufficient and necessary)</dt><dd>a sufficient set whose removal also changes the
+label.</dd>
+<dt>A (adjustment), complete</dt><dd>bins added to SN until the model is as confident as on the
+whole excerpt; complete = SN + A.</dd>
+<dt>flip, Flip-k</dt><dd>a change that makes the model hear another label (or the foil); Flip-k
+removes the k most responsible bins.</dd>
+<dt>quiet flip, STFT flip</dt><dd>the least audible change found that flips the label, of bins
+(quiet flip) or of STFT cells (STFT flip). <i>Removed</i> cells are silenced;
+<i>attenuated (× 0.8)</i> cells are turned down to 0.8 of their level. Found with the model's
+<i>gradient</i> where the model allows it (the built-in taggers do), else by <i>black-box</i>
+search; the page says which.</dd>
+<dt>SNR (dB)</dt><dd>signal-to-noise ratio: how far below the music a change is, in decibels.
+20 dB: the change has 1/100 of the music's energy; 40 dB: 1/10,000. Higher is quieter, but
+energy is not what you hear: the hearing model decides.</dd>
+<dt>hearing model, MOS, Zimtohrli</dt><dd>Google's psychoacoustic metric Zimtohrli compares
+the changed sound with the original as a listener would and gives a mean opinion score (MOS)
+from 1 to 5; 5 is no audible difference. From 4.95 the page says you will not hear the change,
+from 4.5 that it is hard to hear.</dd>
+<dt>dB</dt><dd>decibels: a ratio of energies on a log scale (+10 dB = 10 × the energy).</dd>
+<dt>mel scale</dt><dd>a frequency axis spaced as the ear (and most audio models) hears pitch:
+low frequencies get more room.</dd>
+<dt>A4 · 440 Hz, A-to-A octave</dt><dd>note names: A4 is the A above middle C (440 Hz); each
+octave up doubles the frequency.</dd>
+<dt>labels view</dt><dd>which of the model's labels count: <i>all</i> of them, or only the
+<i>genres</i>.</dd>
+<dt>foil</dt><dd>a second label for "why this label and not the foil?": a flip then counts only
+when the foil becomes the label.</dd>
+<dt>so far</dt><dd>marks a picture of an explanation still running: it is refined as the search
+goes on.</dd>
+<dt>torn</dt><dd>the model's top two scores are almost level: a small change can tip it.</dd>
+</dl>"""
 
 
 class Layout:
@@ -156,6 +214,37 @@ class Layout:
                     'original</li></ol></div>', elem_id="placeholder")
                 with gr.Column(visible=False, elem_id="results") as self.results:
                     self.headline = gr.HTML(elem_id="headline")
+                    with gr.Accordion("Key: the words on this page", open=False,
+                                      elem_id="glossary"):
+                        gr.HTML(GLOSSARY)
+                    # two models on the same excerpt: a column each, one colour scale
+                    with gr.Column(visible=False, elem_id="comparison") as self.compare_col:
+                        self.compare_summary = gr.Markdown(elem_id="compare-summary")
+                        with gr.Row(equal_height=False):
+                            with gr.Column(min_width=300, elem_id="compare-first"):
+                                self.compare_head_a = gr.Markdown(elem_id="compare-heading-a")
+                                self.compare_lead_a = gr.Markdown(elem_id="compare-lead-a")
+                                self.compare_plot_a = gr.Plot(
+                                    show_label=False, elem_id="compare-spectrogram-a")
+                            with gr.Column(min_width=300, elem_id="compare-second"):
+                                self.compare_head = gr.Markdown(elem_id="compare-heading-b")
+                                self.compare_lead = gr.Markdown(elem_id="compare-lead")
+                                self.compare_plot = gr.Plot(show_label=False,
+                                                            elem_id="compare-spectrogram")
+                                with gr.Row():
+                                    self.compare_changed = gr.Audio(
+                                        type="filepath", label="changed", interactive=False,
+                                        elem_id="compare-changed", buttons=["download"])
+                                    self.compare_removed = gr.Audio(
+                                        type="filepath", label="what was removed",
+                                        interactive=False, elem_id="compare-removed",
+                                        buttons=["download"])
+                        with gr.Accordion("The second model's perturbations", open=False):
+                            self.compare_df = gr.Dataframe(
+                                headers=["perturbation", "size", "label", "confidence",
+                                         "SNR (dB)", "hearing (MOS)", "outcome"],
+                                interactive=False,
+                                show_label=False, elem_id="compare-table", wrap=True)
                     # the least audible flip: in words, then original / changed / removed
                     self.lead_md = gr.Markdown(elem_id="lead")
                     with gr.Row():
@@ -177,26 +266,6 @@ class Layout:
                         self.suff_loud = gr.Audio(type="filepath", label="sufficient set, amplified",
                                                   interactive=False, elem_id="suff-loud",
                                                   buttons=["download"])
-                    with gr.Column(visible=False, elem_id="comparison") as self.compare_col:
-                        gr.Markdown("### The second model on the same excerpt")
-                        self.compare_head = gr.HTML(elem_id="compare-headline")
-                        self.compare_lead = gr.Markdown(elem_id="compare-lead")
-                        with gr.Row():
-                            self.compare_changed = gr.Audio(type="filepath", label="changed",
-                                                            interactive=False,
-                                                            elem_id="compare-changed",
-                                                            buttons=["download"])
-                            self.compare_removed = gr.Audio(type="filepath",
-                                                            label="what was removed",
-                                                            interactive=False,
-                                                            elem_id="compare-removed",
-                                                            buttons=["download"])
-                        self.compare_plot = gr.Plot(label="its responsibility spectrogram",
-                                                    elem_id="compare-spectrogram")
-                        self.compare_df = gr.Dataframe(
-                            headers=["perturbation", "size", "label", "confidence", "SNR (dB)",
-                                     "outcome"], interactive=False,
-                            label="its perturbations", elem_id="compare-table")
                     with gr.Row(equal_height=False):
                         self.scores = gr.Label(num_top_classes=5, label="top scores", scale=2,
                                                elem_id="scores")
@@ -243,9 +312,12 @@ class Layout:
                                              interactive=False, elem_id="fig-perturbation",
                                              buttons=["download", "fullscreen"])
                     self.pert_df = gr.Dataframe(headers=["perturbation", "size", "label",
-                                                         "confidence", "SNR (dB)", "outcome"],
+                                                         "confidence", "SNR (dB)",
+                                                         "hearing (MOS)", "outcome"],
                                                 interactive=False, label="all perturbations",
-                                                elem_id="pert-table")
+                                                elem_id="pert-table", wrap=True,
+                                                column_widths=["15%", "21%", "13%", "12%",
+                                                               "12%", "13%", "14%"])
                     with gr.Row():
                         self.json_file = gr.File(label="explanation.json", elem_id="download-json")
                         self.zip_file = gr.File(label="everything (zip: JSON, sets, WAVs, PNGs)",

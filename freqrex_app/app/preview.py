@@ -85,5 +85,5 @@ def preview_png(src, t0: float, dur: float, limits: Limits) -> str:
     for p in old[:max(0, len(old) - _MAX_PREVIEWS + 1)]:
         p.unlink(missing_ok=True)
     out = folder / f"preview-{uuid.uuid4().hex[:10]}.png"
-    fig.savefig(out, dpi=90)
+    fig.savefig(out, dpi=110)
     return str(out)

@@ -11,10 +11,11 @@ from typing import Any
 import gradio as gr
 
 from ..audio.hearing import words
-from .format import fmt_seconds, fmt_snr, pct
-from .jobs import PERTURBATION_NAMES, SPEED, Job, perturbation_info, remember
+from .format import count, fmt_seconds, fmt_snr, pct
+from .jobs import PERTURBATION_NAMES, Job, perturbation_info, remember
 from .listening import FEW_TONES, lead_flip, read_audible
 from .limits import Limits
+from .speed import SPEED, JobPlan
 
 log = logging.getLogger("freqrex.app")
 
@@ -22,7 +23,8 @@ __all__ = ["RESULT_KEYS", "LEAD_KEYS", "FIGURE_KEYS", "COMPARE_KEYS", "lead_md",
            "lead_values", "figure_values", "compare_values", "result_values", "perturbation_values", "headline_html", "facts_md",
            "labels_md", "estimate_md", "foil_choices", "perturbation_md", "notes_md", "top_scores",
            "perturbation_rows", "sets_rows", "json_for_view", "model_md", "credits_md",
-           "partial_values", "provisional_headline_html", "provisional_lead_md",
+           "partial_values", "partial_count_values", "provisional_headline_html",
+           "provisional_lead_md",
            "provisional_facts_md"]
 
 #: The lead of the page (:func:`lead_values`): the least audible flip and the sufficient set.
@@ -31,8 +33,10 @@ LEAD_KEYS = ("lead_md", "lead_orig", "lead_changed", "lead_removed", "suff_md", 
 #: The interactive figures and the notes summary (:func:`figure_values`).
 FIGURE_KEYS = ("spectro_plot", "freq_plot", "notes_plot", "notes_text")
 #: The second model's column (:func:`compare_values`).
-COMPARE_KEYS = ("compare_col", "compare_head", "compare_lead", "compare_changed",
+COMPARE_KEYS = ("compare_col", "compare_summary", "compare_head_a", "compare_lead_a",
+                "compare_plot_a", "compare_head", "compare_lead", "compare_changed",
                 "compare_removed", "compare_plot", "compare_df")
+_NO_COMPARE = ("", "", "", None, "", "", None, None, None, [])
 #: The result components, in the order of :func:`result_values`; the perturbation buttons
 #: (one per ``PERTURBATION_NAMES``) follow them.
 RESULT_KEYS = ("placeholder", "results", "headline", *LEAD_KEYS, "scores", "facts",
@@ -46,10 +50,30 @@ PERTURBATION_KEYS = ("pert_md", "orig_player", "pert_player", "pert_img")
 # ------------------------------------------------------------------------------ text
 
 
+#: The top two scores count as torn when the second is at least this share of the first.
+TORN = 0.85
+
+
+def torn_between(exp) -> tuple[tuple[str, float], tuple[str, float]] | None:
+    """The top two labels and scores when the model is torn between them (the second at least
+    :data:`TORN` of the first), else None."""
+    top = [(label, float(score)) for label, score in exp.top_scores(2)]
+    if len(top) < 2 or top[0][1] <= 0 or top[1][1] < TORN * top[0][1]:
+        return None
+    return top[0], top[1]
+
+
 def _verdict_html(exp, sub: str) -> str:
-    """The model's verdict (label, confidence, foil) over a sub-line of HTML."""
+    """The model's verdict (label, confidence, foil) over a sub-line of HTML; a line more when
+    the model is torn between two labels."""
     foil = (f' <span class="fx-conf">and not</span> <span class="fx-label">'
             f'{html.escape(exp.contrast)}</span>' if exp.contrast else "")
+    torn = torn_between(exp)
+    if torn is not None:
+        (a, sa), (b, sb) = torn
+        sub += (f'<div class="fx-torn">The model is <b>torn</b> between {html.escape(a)} '
+                f'({sa:.1%}) and {html.escape(b)} ({sb:.1%}): almost level, so a small change '
+                'can tip it either way.</div>')
     return (
         '<div class="fx-headline">'
         f'<div class="fx-verdict"><span class="fx-model">{html.escape(exp.model)}</span> hears '
@@ -132,7 +156,7 @@ def sufficient_md(job: Job) -> str:
     if n <= FEW_TONES:
         hz = sorted(float(h) for h in exp.hz(s.index))
         tones = ", ".join(f"{h:,.1f} Hz ({hz_to_note(h)})" for h in hz)
-        what = f"these {n} tone{'s' if n != 1 else ''}: {tones}"
+        what = f"this one tone: {tones}" if n == 1 else f"these {n} tones: {tones}"
     else:
         what = (f"these {n:,} of {exp.n_bins:,} frequencies ({pct(n / exp.n_bins)} of them, "
                 f"{pct(exp.energy_fraction(s.index))} of the energy)")
@@ -163,7 +187,7 @@ def facts_md(job: Job) -> str:
             lines.append(f"{name}: not found ({exp.notes.get(key, 'no reason given')})")
         else:
             idx = found.index
-            lines.append(f"{name}: **{len(idx):,} bins** ({pct(len(idx) / exp.n_bins)} of bins, "
+            lines.append(f"{name}: **{count(len(idx), 'bin')}** ({pct(len(idx) / exp.n_bins)} of bins, "
                          f"{pct(exp.energy_fraction(idx))} of energy)")
     flipped = [f.k for f in exp.flips if f.flipped]
     if flipped:
@@ -171,7 +195,7 @@ def facts_md(job: Job) -> str:
                      f"changes the label")
     if exp.stft_flip is not None:
         f = exp.stft_flip
-        lines.append(f"STFT flip: **{f.k:,} cells** {f.change} → {exp.labels[f.label]} "
+        lines.append(f"STFT flip: **{count(f.k, 'cell')}** {f.change} → {exp.labels[f.label]} "
                      f"(SNR {f.snr_db:.1f} dB)")
     return "\n".join(f"- {line}" for line in lines)
 
@@ -181,10 +205,22 @@ def labels_md(labels: list[str]) -> str:
     return f"{len(labels)} labels: {chips}"
 
 
-def estimate_md(model_id: str, calls: int, duration: float, limits: Limits) -> str:
-    seconds = SPEED.estimate(model_id, calls, float(duration or limits.default_excerpt_s))
-    return (f"**{calls:,} model calls** · about {fmt_seconds(seconds)} for a "
-            f"{float(duration or 0):.0f} s excerpt on this server")
+def estimate_md(model_id: str, calls: int, duration: float, limits: Limits,
+                compare: str | None = None) -> str:
+    """The time a job of these settings takes, from this server's recent measured speed
+    (:mod:`speed`); says so when a model has never run here instead of inventing a time."""
+    d = float(duration or limits.default_excerpt_s)
+    models = (model_id, compare) if compare and compare != model_id else (model_id,)
+    what = (f"**{calls:,} model calls**" if len(models) == 1 else
+            f"**{calls:,} model calls** for each of the 2 models")
+    seconds = SPEED.estimate(JobPlan(models, int(calls), d))
+    if seconds is None:
+        missing = [m for m in models if not SPEED.measured(m)] or list(models)
+        verb = "has" if len(missing) == 1 else "have"
+        return (f"{what} · the time is not known yet: {' and '.join(missing)} {verb} not run "
+                "on this server (the first job measures it)")
+    return (f"{what} · about {fmt_seconds(seconds)} for a {d:g} s excerpt, from this "
+            "server's measured speed now")
 
 
 def perturbation_md(job: Job, name: str) -> str:
@@ -192,6 +228,8 @@ def perturbation_md(job: Job, name: str) -> str:
     if info is None:
         return f"**{name}** was not found for this clip."
     snr = "no change" if not math.isfinite(info["snr_db"]) else f"SNR **{info['snr_db']:.1f} dB**"
+    if info["mos"] is not None:
+        snr += f", hearing model MOS **{info['mos']:.2f}** of 5"
     verdict = ("the label **changed**" if info["changed"] else "the label **stayed**")
     return (f"### {info['title']}: {info['size']:,} {info['unit']}\n"
             f"The model now hears **{html.escape(info['label'])}** ({info['confidence']:.0%}) — "
@@ -254,10 +292,11 @@ def perturbation_rows(exp) -> list[list[Any]]:
         if info is None:
             reason = exp.notes.get(name.split("_")[0] if name.startswith("necessary") else
                                    ("flips" if name.startswith("flip_") else name), "not found")
-            rows.append([title, "-", "-", "-", "-", reason])
+            rows.append([title, "-", "-", "-", "-", "-", reason])
             continue
         rows.append([title, f"{info['size']:,} {info['unit']}", info["label"],
                      f"{info['confidence']:.3f}", fmt_snr(info["snr_db"]),
+                     "-" if info["mos"] is None else f"{info['mos']:.3f}",
                      "changed" if info["changed"] else "same"])
     return rows
 
@@ -329,38 +368,73 @@ def lead_values(job: Job) -> list[Any]:
                       else "sufficient set, amplified")]
 
 
+def _shared_zmax(*exps) -> float | None:
+    """The top of one colour scale for the responsibility spectrograms of ``exps``."""
+    from ..plots.grid import mel_grid
+
+    tops = [float(g.smooth.max()) for g in (mel_grid(e) for e in exps) if g is not None]
+    return max(tops) if tops and max(tops) > 0 else None
+
+
 def figure_values(job: Job) -> list[Any]:
     """``FIGURE_KEYS``: the interactive spectrogram, frequency and notes figures (plotly) and
-    the notes summary."""
+    the notes summary. With a second model, the spectrogram's colour scale is the one both
+    models' spectrograms share."""
     from ..plots.grid import mel_grid
     from ..plots.interactive import frequency_figure, notes_figure, spectrogram_figure
     from ..plots.notes import notes_markdown, summarise_notes
 
     exp = job.exp
     summary = summarise_notes(exp)
-    return [spectrogram_figure(exp, grid=mel_grid(exp)), frequency_figure(exp),
+    zmax = _shared_zmax(exp, job.compare.exp) if job.compare is not None else None
+    return [spectrogram_figure(exp, grid=mel_grid(exp), zmax=zmax), frequency_figure(exp),
             notes_figure(summary), notes_markdown(summary)]
 
 
+def _column_md(job: Job, which: str) -> tuple[str, str]:
+    """A comparison column's heading and its verdict with the least audible flip."""
+    exp = job.exp
+    lead = lead_flip(exp)
+    flip = (f"A change **{lead.snr_db:.0f} dB below the music** makes it hear "
+            f"**{html.escape(lead.label)}** ({PERTURBATION_NAMES[lead.name]})" if lead
+            else "No change this budget tried flips its label")
+    return (f"### {which}: `{html.escape(exp.model)}`",
+            f"Hears **{html.escape(exp.label)}** ({exp.confidence:.0%}). {flip}.")
+
+
 def compare_values(job: Job) -> list[Any]:
-    """``COMPARE_KEYS``: the second model's column (hidden when there is none)."""
+    """``COMPARE_KEYS``: the two models side by side, each in its own column with its heading,
+    their spectrograms on one colour scale, and the line of where they agree and differ
+    (hidden when there is no second model)."""
     other = job.compare
     if other is None:
-        return [gr.update(visible=False), "", "", None, None, None, []]
+        return [gr.update(visible=False), *_NO_COMPARE]
     from ..plots.grid import mel_grid
     from ..plots.interactive import spectrogram_figure
+    from .compare import comparison_md
+
+    zmax = _shared_zmax(job.exp, other.exp)
+
+    def figure(exp):  # a short title for a half-width column
+        fig = spectrogram_figure(exp, grid=mel_grid(exp), zmax=zmax)
+        if fig is not None:
+            fig.update_layout(title_text=f"{exp.model} · {exp.label} ({exp.confidence:.0%})",
+                              legend=dict(y=-0.25, yanchor="top", x=0, xanchor="left"),
+                              margin=dict(b=90))
+        return fig
 
     lead = lead_flip(other.exp)
     removed = read_audible(other.folder).get(f"removed_{lead.name}") if lead else None
-    return [gr.update(visible=True), headline_html(other), lead_md(other),
+    head_a, lead_a = _column_md(job, "First model")
+    head_b, lead_b = _column_md(other, "Second model")
+    return [gr.update(visible=True), comparison_md(job.exp, other.exp), head_a, lead_a,
+            figure(job.exp), head_b, lead_b,
             gr.update(value=_path(other, lead.name) if lead else None,
-                      label=f"{other.exp.model}: changed, hears {lead.label}" if lead
-                      else f"{other.exp.model}: changed"),
+                      label=f"changed: hears {lead.label}" if lead else "changed"),
             gr.update(value=removed.file if removed else None,
-                      label=(f"{other.exp.model}: what was removed, {removed.gain_db:+.0f} dB"
+                      label=(f"what was removed, {removed.gain_db:+.0f} dB"
                              if removed else "what was removed")),
-            spectrogram_figure(other.exp, grid=mel_grid(other.exp)),
-            perturbation_rows(other.exp)]
+            figure(other.exp), perturbation_rows(other.exp)]
 
 
 def result_values(job: Job) -> list[Any]:
@@ -401,7 +475,7 @@ def result_values(job: Job) -> list[Any]:
               path("explanation"), str(job.zip_path) if job.zip_path else None,
               safe("json", lambda: json_for_view(exp.to_dict()), {}), notes_md(job),
               *(safe("comparison", lambda: compare_values(job))
-                or [gr.update(visible=False), "", "", None, None, None, []])]
+                or [gr.update(visible=False), *_NO_COMPARE])]
     return [*values, *pert, remember(job),
             *[gr.update(interactive=n in waves, variant="primary" if n == first
                         else "secondary") for n in names]]
@@ -413,10 +487,12 @@ def result_values(job: Job) -> list[Any]:
 _PROVISIONAL = '<span class="fx-provisional">so far</span>'
 
 
-def provisional_headline_html(exp) -> str:
-    """The verdict of an explanation still running, marked provisional."""
+def provisional_headline_html(exp, queries: int | None = None) -> str:
+    """The verdict of an explanation still running, marked provisional; ``queries``: the job's
+    count of model calls (the status line's), else the engine's."""
+    n = exp.queries if queries is None else queries
     return _verdict_html(exp, f'{_PROVISIONAL} {_source_name(exp)} · working: '
-                              f'{exp.queries:,} model calls so far · the picture below is '
+                              f'{count(n, "model call")} so far · the picture below is '
                               'refined as the search runs')
 
 
@@ -426,8 +502,8 @@ def provisional_lead_md(exp) -> str:
     if lead is None:
         if not exp.flips:
             return ("### So far: searching which frequencies the label depends on\n"
-                    f"The responsibility map is refined with every model call "
-                    f"({exp.queries:,} so far); the changes that flip the label come next.")
+                    "The responsibility map is refined with every model call; the changes "
+                    "that flip the label come next.")
         return ("### So far: no change tried flips the label\n"
                 "The search for the least audible change goes on.")
     info = perturbation_info(exp, lead.name) or {}
@@ -441,20 +517,30 @@ def provisional_lead_md(exp) -> str:
             "the sounds come with the result.")
 
 
-def provisional_facts_md(exp) -> str:
+def provisional_facts_md(exp, queries: int | None = None) -> str:
+    n = exp.queries if queries is None else queries
     budget = f"of a budget of {exp.budget:,}" if exp.budget else "(no budget)"
     done = [name for name, ok in (("flip-k", bool(exp.flips)),
                                   ("quiet flip", "quiet_flip" in exp.notes
                                    or exp.quiet_flip is not None),
                                   ("STFT flip", exp.stft_responsibility is not None)) if ok]
     return "\n".join([
-        f"- **{exp.queries:,}** model calls so far {budget} ({fmt_seconds(exp.seconds)})",
+        f"- {count(n, 'model call')} so far {budget}",
         f"- **{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",
         "- done: responsibility search" + (", " + ", ".join(done) if done else " (running)"),
         "- provisional: the sets, the sounds and the downloads come with the result"])
 
 
-def partial_values(exp) -> list[Any]:
+def partial_count_values(exp, queries: int) -> list[Any]:
+    """Like :func:`partial_values` for the same partial explanation ``exp``, with only the
+    count of model calls moved on (the headline and the facts); the rest stays."""
+    values = {k: gr.update() for k in RESULT_KEYS}
+    values["headline"] = provisional_headline_html(exp, queries)
+    values["facts"] = provisional_facts_md(exp, queries)
+    return [values[k] for k in RESULT_KEYS] + [gr.update() for _ in PERTURBATION_NAMES]
+
+
+def partial_values(exp, queries: int | None = None) -> list[Any]:
     """Every result component (``RESULT_KEYS``, then the perturbation buttons) for an
     explanation still running: the verdict, the best flip so far and the responsibility
     figures, marked provisional; the rest empty until the result. Writes no file; the session's
@@ -466,20 +552,18 @@ def partial_values(exp) -> list[Any]:
                if exp.stft_responsibility is not None else None)
     values = {
         "placeholder": gr.update(visible=False), "results": gr.update(visible=True),
-        "headline": provisional_headline_html(exp),
+        "headline": provisional_headline_html(exp, queries),
         "lead_md": provisional_lead_md(exp), "lead_orig": None,
         "lead_changed": gr.update(value=None, label="changed"),
         "lead_removed": gr.update(value=None, label="what was removed"),
         "suff_md": "", "suff_player": None,
         "suff_loud": gr.update(value=None, label="sufficient set, amplified"),
         "scores": {label: float(score) for label, score in exp.top_scores(5)},
-        "facts": provisional_facts_md(exp),
+        "facts": provisional_facts_md(exp, queries),
         "spectro_plot": spectro, "freq_plot": frequency_figure(exp), "notes_plot": None,
         "notes_text": "", "spectrum_img": None, "sets_df": [], "wave_img": None, "pert_df": [],
         "json_file": None, "zip_file": None, "json_view": None, "notes": "",
-        "compare_col": gr.update(visible=False), "compare_head": "", "compare_lead": "",
-        "compare_changed": None, "compare_removed": None, "compare_plot": None,
-        "compare_df": [], "pert_md": "", "orig_player": None, "pert_player": None,
+        **dict(zip(COMPARE_KEYS, [gr.update(visible=False), *_NO_COMPARE])), "pert_md": "", "orig_player": None, "pert_player": None,
         "pert_img": None, "job_state": gr.update()}
     return ([values[k] for k in RESULT_KEYS]
             + [gr.update(interactive=False, variant="secondary") for _ in PERTURBATION_NAMES])

@@ -22,9 +22,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve_in_thread(limits: Limits | None = None, *, host: str = "127.0.0.1",
-                    port: int | None = None, warm: bool = False, **kwargs: Any):
+                    port: int | None = None, warm: bool = False,
+                    calibrate: bool | list[str] | None = None, **kwargs: Any):
     """Build the app and launch it without blocking; returns ``(url, demo)``."""
-    demo = build_app(limits, warm=warm)
+    demo = build_app(limits, warm=warm, calibrate=calibrate)
     port = port or free_port(host)
     opts = {**launch_options(demo.freqrex_limits, host, port), "prevent_thread_lock": True,
             "quiet": True, **kwargs}
@@ -39,5 +40,6 @@ def shutdown(demo, timeout: float = 120.0) -> None:
     thread, stop = getattr(demo, "freqrex_warm", (None, None))
     if stop is not None:
         stop.set()
-    if thread is not None:
-        thread.join(timeout)
+    for t in (thread, getattr(demo, "freqrex_timing", None)):
+        if t is not None:
+            t.join(timeout)

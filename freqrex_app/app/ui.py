@@ -11,19 +11,50 @@ import gradio as gr
 from .callbacks import Callbacks
 from .examples import ASSETS, warm_examples
 from .gradio_queue import EXPLAIN
+from .jobs import load_model_cached, model_views, small_job
 from .layout import CSS, THEME, Layout
 from .limits import Limits, get_limits
 from .settings import AppSettings
+from .speed import calibrate as _calibrate
 
 __all__ = ["build_app", "launch", "launch_options"]
 
 
-def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
-    """The FreqReX Gradio app (queue and limits set; launch it with :func:`launch`)."""
+def time_models(model_ids: list[str], limits: Limits,
+                stop: threading.Event | None = None) -> threading.Thread:
+    """In the background: time a model call of each model, and one small job of the first,
+    so that the first estimate comes from this server (:func:`speed.calibrate`)."""
+    def load(model_id: str):
+        views = model_views(model_id)
+        return load_model_cached(model_id, "genres" if "genres" in views else views[0])
+
+    def job(model, model_id: str) -> None:
+        small_job(model, model_id, limits.default_excerpt_s, limits)
+
+    thread = threading.Thread(
+        target=lambda: _calibrate(model_ids, load, limits.default_excerpt_s, stop=stop, job=job),
+        name="freqrex-time-models", daemon=True)
+    thread.start()
+    return thread
+
+
+def build_app(limits: Limits | None = None, *, warm: bool = True,
+              calibrate: bool | list[str] | None = None) -> gr.Blocks:
+    """The FreqReX Gradio app (queue and limits set; launch it with :func:`launch`).
+
+    ``warm`` rebuilds the examples in the background; ``calibrate`` (default: ``warm``) times
+    the models in the background for the first estimates: True for every model of the page
+    (the default first), or a list of model ids."""
     limits = limits or get_limits()
     limits.cache.mkdir(parents=True, exist_ok=True)
     settings = AppSettings.from_limits(limits)
     warm_stop = threading.Event()
+    calibrate = warm if calibrate is None else calibrate
+    if calibrate is True:
+        calibrate = [settings.default_model] + [m for m in settings.model_ids
+                                                if m != settings.default_model
+                                                and not m.startswith("hf:")]
+    timing = time_models(list(calibrate), limits, warm_stop) if calibrate else None
     warm_thread = warm_examples(limits, warm_stop) if warm else None
     cb = Callbacks(settings)
     private = dict(api_visibility="private")
@@ -33,34 +64,43 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         ui = Layout(settings)
         results = ui.result_outputs
 
-        # one explanation per visitor: claimed (or refused at once) before it queues
-        status = [ui.queue_md, ui.queue_timer]
+        # one explanation per visitor: claimed (or refused with a toast) before it queues;
+        # the button is disabled while the visitor's job waits or runs
+        status = [ui.queue_md, ui.queue_timer, ui.explain_btn]
         claim = ui.explain_btn.click(
-            cb.claim_ui, [ui.audio_in, ui.model_dd, ui.hf_box, ui.duration, ui.preset], status,
-            queue=False, **private, show_progress="hidden")
+            cb.claim_ui, [ui.audio_in, ui.model_dd, ui.hf_box, ui.duration, ui.preset],
+            status, concurrency_limit=None, **private, show_progress="hidden")
         explain_evt = claim.success(
             cb.explain_ui, ui.explain_inputs, [*results, ui.estimate], **private,
             concurrency_id=EXPLAIN, concurrency_limit=limits.concurrency,
-            show_progress="full", show_progress_on=[ui.placeholder, ui.headline, ui.spectro_plot])
+            show_progress="full", show_progress_on=[ui.placeholder, ui.spectro_plot])
+        explain_evt.then(cb.explain_ended, None, ui.explain_btn, queue=False, **private,
+                         show_progress="hidden")
         ui.queue_timer.tick(cb.queue_status, None, status, queue=False, **private,
                             show_progress="hidden")
         ui.cancel_btn.click(cb.cancel_ui, None, ui.queue_md, cancels=[explain_evt],
                             queue=False, **private).then(
-            cb.after_cancel, None, [ui.placeholder, ui.results], queue=False, **private)
+            cb.after_cancel, None, [ui.placeholder, ui.results], queue=False, **private).then(
+            cb.explain_ended, None, ui.explain_btn, queue=False, **private,
+            show_progress="hidden")
         demo.unload(cb.on_unload)  # the page closed or reloaded: its work stops
         for name in ui.pert_names:
             ui.pert_btns[name].click(partial(cb.show_perturbation, name), [ui.job_state],
                                      ui.perturbation_outputs, **private, concurrency_limit=8,
                                      show_progress="minimal")
-        ui.model_dd.input(cb.on_dropdown, [ui.model_dd, ui.duration, ui.preset],
+        ui.model_dd.input(cb.on_dropdown, [ui.model_dd, ui.duration, ui.preset, ui.compare_dd],
                           [ui.view, ui.model_md, ui.estimate, ui.foil, ui.hf_box], **private)
-        ui.hf_box.submit(cb.on_model, [ui.model_dd, ui.hf_box, ui.duration, ui.preset],
+        ui.hf_box.submit(cb.on_model, [ui.model_dd, ui.hf_box, ui.duration, ui.preset,
+                                       ui.compare_dd],
                          [ui.view, ui.model_md, ui.estimate, ui.foil], **private)
         ui.view.change(cb.on_view, [ui.model_dd, ui.hf_box, ui.view, ui.foil],
                        [ui.model_md, ui.foil], **private)
-        for comp in (ui.preset, ui.duration):
-            comp.change(cb.on_estimate, [ui.model_dd, ui.hf_box, ui.duration, ui.preset],
-                        [ui.estimate], **private, show_progress="hidden")
+        estimate_in = [ui.model_dd, ui.hf_box, ui.duration, ui.preset, ui.compare_dd]
+        for comp in (ui.preset, ui.duration, ui.compare_dd):
+            comp.change(cb.on_estimate, estimate_in, [ui.estimate], **private,
+                        show_progress="hidden")
+        # the estimate from this server's speed now (the start-up timing may have ended)
+        demo.load(cb.on_estimate, estimate_in, [ui.estimate], **private, show_progress="hidden")
         for evt in (ui.audio_in.upload, ui.audio_in.stop_recording):
             evt(cb.on_upload, [ui.audio_in, ui.start, ui.duration],
                 [ui.preview, ui.start, ui.duration], **private, concurrency_limit=4,
@@ -72,7 +112,9 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
         for i, btn in enumerate(getattr(ui, "ex_btns", [])):
             btn.click(partial(cb.load_example, i), None,
                       [ui.audio_in, ui.start, ui.duration, ui.model_dd, ui.hf_box, ui.view,
-                       ui.preview, *results], **private, concurrency_limit=4)
+                       ui.preview, *results], **private, concurrency_limit=4,
+                      # the progress where the picture comes, never over the headline
+                      show_progress_on=[ui.placeholder, ui.spectro_plot])
 
         # the public API: one named endpoint, sharing the page's one worker
         api_btn = gr.Button(visible=False)
@@ -85,6 +127,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True) -> gr.Blocks:
     demo.freqrex_board = cb.board  # the record of every job (tests, benchmarks)
     demo.freqrex_limits = limits  # for launch()
     demo.freqrex_warm = (warm_thread, warm_stop)  # see testing.shutdown
+    demo.freqrex_timing = timing  # the start-up timing of the models (None: none)
     return demo
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from .format import fmt_seconds
-from .jobs import SPEED, Cancelled, JobError
+from .jobs import Cancelled, JobError
+from .speed import SPEED, JobPlan
 
 log = logging.getLogger("freqrex.app")
 
@@ -54,6 +55,8 @@ class Ticket:
     queries: int = 0  # waveforms the model has classified for it
     queries_at_cancel: int | None = None
     shown: bool = False  # the page showed a provisional picture of it
+    compare_id: str = ""  # a second model explained after the first (same budget)
+    first_call_at: float | None = None  # when the model classified its first waveform
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -88,19 +91,31 @@ class Ticket:
             return None
         return self.queries - self.queries_at_cancel
 
-    def estimate_s(self) -> float:
-        """Seconds this job takes from its start (this server's measured speed)."""
-        return SPEED.estimate(self.model_id, self.calls, self.duration)
+    def plan(self) -> JobPlan:
+        models = (self.model_id, self.compare_id) if self.compare_id else (self.model_id,)
+        return JobPlan(models, int(self.calls), float(self.duration))
 
-    def remaining_s(self, now: float) -> float:
-        """Seconds until this job is done (its whole estimate while it waits)."""
-        total = self.estimate_s()
+    def count(self, queries: int) -> None:
+        """The model has classified ``queries`` waveforms for this job so far."""
+        if queries > 0 and self.first_call_at is None:
+            self.first_call_at = time.time()
+        self.queries = queries
+
+    def estimate_s(self) -> float | None:
+        """Seconds this job takes from its start (this server's measured speed; None when a
+        model of it has never run here)."""
+        return SPEED.estimate(self.plan())
+
+    def remaining_s(self, now: float) -> float | None:
+        """Seconds until this job is done: its whole estimate while it waits, then from its
+        own rate (see :meth:`SpeedMeter.remaining`)."""
         if self.cancelled:
             return 1.0  # it stops at its next model call
         if self.state != RUNNING or self.started_at is None:
-            return total
-        done = min(1.0, self.queries / max(1, self.calls))
-        return max(1.0, total * (1.0 - done), total - (now - self.started_at))
+            return self.estimate_s()
+        since = None if self.first_call_at is None else now - self.first_call_at
+        left = SPEED.remaining(self.plan(), self.queries, now - self.started_at, since)
+        return None if left is None else max(1.0, left)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "session": self.session, "state": self.state,
@@ -254,15 +269,19 @@ class Board:
             return ""
         if mine.state == RUNNING:
             left = mine.remaining_s(now)
-            return (f"**Running**: {mine.queries:,} of {mine.calls:,} model calls · about "
-                    f"{fmt_seconds(left)} left")
+            when = ("time left: measured after its first model calls" if left is None
+                    else f"about {fmt_seconds(left)} left")
+            return (f"**Running**: {mine.queries:,} of {mine.plan().calls:,} model calls · "
+                    f"{when}")
         ahead = line[:line.index(mine)]
         busy = [t.remaining_s(now) for t in ahead]
-        wait = _wait(busy, self.concurrency)
-        return (f"**Waiting in line: number {len(ahead) + 1}** · about {fmt_seconds(wait)} "
-                f"before yours starts ({len(ahead)} ahead), then about "
-                f"{fmt_seconds(mine.estimate_s())} for yours · from this server's measured "
-                "speed")
+        mine_s = mine.estimate_s()
+        wait = ("a wait this server has not measured yet" if None in busy else
+                f"about {fmt_seconds(_wait(busy, self.concurrency))}")
+        yours = ("an unmeasured time for yours (this model has not run here yet)"
+                 if mine_s is None else f"about {fmt_seconds(mine_s)} for yours")
+        return (f"**Waiting in line: number {len(ahead) + 1}** · {wait} before yours starts "
+                f"({len(ahead)} ahead), then {yours} · from this server's measured speed")
 
     # ---------------------------------------------------------------- the record
 

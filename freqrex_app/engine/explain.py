@@ -254,6 +254,9 @@ class _Run:
         def searching(resp: np.ndarray) -> None:  # the map so far, for ``partial``
             self._emit(explanation(resp, rank(resp, space.magnitude)))
 
+        if self.partial is not None:  # the verdict at once, before the search's first call
+            searching(np.zeros(space.n_features, dtype=np.float32))
+
         search_budget, quiet_budget, stft_budget, iterations = self._plan()
         self._set_stage("searching frequencies", 0.0, 0.5)
         found = responsibility_search(space, oracle, decision, seed=self.seed,

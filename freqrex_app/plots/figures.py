@@ -87,7 +87,8 @@ def source_waveform(samples: np.ndarray, sample_rate: int, start: float = 0.0,
     samples = np.asarray(samples, dtype=np.float32)
     total = samples.shape[0] / sample_rate
     end = total if duration is None else min(total, start + duration)
-    fig = new_figure(10, 1.9, top=0.3, bottom=0.45)
+    # drawn at about the size the page shows it (a narrow column), so that its text is read
+    fig = new_figure(5.0, 1.55, left=0.2, right=0.15, top=0.32, bottom=0.42)
     ax = fig.add_subplot()
     _draw_envelope(ax, samples, sample_rate, 0.0, PALETTE["spectrum"], "source", alpha=0.8)
     first, last = int(start * sample_rate), int(end * sample_rate)
@@ -97,11 +98,12 @@ def source_waveform(samples: np.ndarray, sample_rate: int, start: float = 0.0,
                        cols=max(50, int(1600 * (last - first) / max(samples.shape[0], 1))))
         ax.set_xlim(0, total)
     ax.axvspan(start, end, color=PALETTE["changed"], alpha=0.08, lw=0)
-    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_xlabel("time (s)", fontsize=9, labelpad=1)
     ax.set_yticks([])
-    ax.set_title(title or f"excerpt {start:.1f}-{end:.1f} s of {total:.1f} s", fontsize=9,
+    ax.set_title(title or f"excerpt {start:.1f}-{end:.1f} s of {total:.1f} s", fontsize=10,
                  loc="left")
     _clean(ax)
+    ax.tick_params(labelsize=9)
     ax.spines["left"].set_visible(False)
     return fig
 
@@ -393,7 +395,8 @@ def _draw_spectra(top, exp, name: str, y: np.ndarray, title: str) -> None:
 
 
 def _draw_removed_cells(ax, exp, title: str) -> None:
-    """The spectrogram with the STFT cells the flip removed shaded in red."""
+    """The spectrogram with the STFT cells the flip changed (removed or attenuated) shaded in
+    red."""
     mag, ranges, edges, rows_db = _stft_rows(exp)
     mask = np.zeros(mag.shape, dtype=np.float32)
     mask.reshape(-1)[np.asarray(exp.stft_flip.index, dtype=np.int64)] = 1.0
@@ -411,7 +414,8 @@ def _draw_removed_cells(ax, exp, title: str) -> None:
     ax.set_ylabel("frequency (Hz)")
     ax.set_xlabel("time (s)", fontsize=8)
     share = exp.stft_flip.k / max(mag.size, 1)
-    ax.text(0.995, 0.97, f"{exp.stft_flip.k:,} of {mag.size:,} cells removed ({share:.2%})",
+    ax.text(0.995, 0.97, f"{exp.stft_flip.k:,} of {mag.size:,} cells {exp.stft_flip.change} "
+            f"({share:.2%})",
             transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
             color=PALETTE["difference"],
             bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc", alpha=0.9))

@@ -68,12 +68,13 @@ def _layout(fig: "go.Figure", title: str, height: int) -> None:
 
 # --------------------------------------------------------------------------------------------
 def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
-                       max_marked: int = 300) -> "go.Figure | None":
+                       max_marked: int = 300, zmax: float | None = None) -> "go.Figure | None":
     """The responsibility spectrogram on the mel scale, over the log-magnitude spectrogram,
     with the STFT flip's cells outlined (and marked one by one when at most ``max_marked``).
     Hover: time (s), the band's centre in Hz and as a note, its mean responsibility per cell
     (unsmoothed), its level (dB) and the cells the flip removed there. None when the
-    STFT variant did not run. ``grid`` reuses a :func:`~freqrex_app.plots.grid.mel_grid`."""
+    STFT variant did not run. ``grid`` reuses a :func:`~freqrex_app.plots.grid.mel_grid`;
+    ``zmax`` sets the top of the colour scale (one scale for figures to compare by eye)."""
     import plotly.graph_objects as go
 
     grid = grid if grid is not None else mel_grid(exp)
@@ -92,7 +93,8 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
         zmin=-_DB_RANGE, zmax=0, colorscale=_GREYS, showscale=False, hoverinfo="skip",
         name="level (dB)"))
     fig.add_trace(go.Heatmap(
-        x=x, y=y, z=grid.smooth.astype(np.float32), zmin=0, zmax=smax if smax > 0 else 1,
+        x=x, y=y, z=grid.smooth.astype(np.float32), zmin=0,
+        zmax=zmax if zmax else (smax if smax > 0 else 1),
         colorscale=_HEAT, customdata=custom, text=text, name="responsibility",
         colorbar=dict(title=dict(text="responsibility<br>per cell", side="right"), thickness=12,
                       len=0.8),
@@ -100,6 +102,9 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
                        "<br>responsibility %{customdata[1]:.3g} per cell"
                        "<br>level %{customdata[2]:.0f} dB · changed by the STFT flip: "
                        "%{customdata[3]:.0f} cells<extra></extra>")))
+    top = zmax if zmax else smax
+    # small values with SI prefixes (2e-05 reads 20µ: µ is a millionth), others as decimals
+    fig.data[-1].colorbar.update(tickformat=".2~s" if 0 < top < 1e-3 else ".3~g")
     flip = exp.stft_flip
     sub = ""
     if flip is not None and grid.removed.any():
@@ -114,11 +119,12 @@ def spectrogram_figure(exp: "Explanation", grid: MelGrid | None = None,
             f_hz = (cells // n_frames) * exp.sample_rate / int(exp.stft["n_fft"])
             t = float(exp.audio.start or 0.0) + (cells % n_frames) * int(exp.stft["hop"]) / exp.sample_rate
             fig.add_trace(go.Scatter(
-                x=t, y=hz_to_mel(f_hz), mode="markers", showlegend=False, name="removed cell",
+                x=t, y=hz_to_mel(f_hz), mode="markers", showlegend=False,
+                name=f"cell {flip.change}",
                 marker=dict(symbol="circle-open", size=8, color=_FLIP, line=dict(width=1.5)),
                 text=note_labels(f_hz), customdata=f_hz,
-                hovertemplate="removed cell<br>%{x:.3f} s · %{customdata:.0f} Hz · %{text}"
-                              "<extra></extra>"))
+                hovertemplate=f"cell {flip.change}<br>" + "%{x:.3f} s · %{customdata:.0f} Hz · "
+                              "%{text}<extra></extra>"))
         sub = f" · STFT flip: {flip.k:,} cells → {exp.labels[flip.label]}"
     ticks = _a_ticks(grid.hz_edges[0] + 1e-9, grid.hz_edges[-1],
                      mel_gap=0.05 * float(grid.mel_edges[-1] - grid.mel_edges[0]))
@@ -161,8 +167,11 @@ def frequency_figure(exp: "Explanation", n_bands: int = 700, top: int = 5) -> "g
         names = note_labels(hz)
         fig.add_trace(go.Scatter(
             x=hz, y=r[bins], mode="markers+text", name=f"top {len(bins)} bins",
-            marker=dict(color="#111111", size=7), text=[f"#{i + 1}" for i in range(len(bins))],
-            textposition="top center", customdata=np.stack([hz, np.arange(1, len(bins) + 1)], -1),
+            marker=dict(color="#111111", size=7), text=_rank_labels(hz, r[bins]),
+            # labels near the right edge go left of their marker, inside the plot
+            textposition=["top left" if np.log10(h) > np.log10(exp.sample_rate / 2) - 0.2
+                          else "top center" for h in hz],
+            customdata=np.stack([hz, np.arange(1, len(bins) + 1)], -1),
             hovertext=names,
             hovertemplate=("#%{customdata[1]}: %{customdata[0]:.2f} Hz · %{hovertext}"
                            "<br>responsibility %{y:.3g}<extra></extra>")))
@@ -175,6 +184,23 @@ def frequency_figure(exp: "Explanation", n_bands: int = 700, top: int = 5) -> "g
     fig.update_yaxes(title_text="responsibility", rangemode="tozero")
     _layout(fig, f"Responsibility over frequency · {_title(exp)}", 380)
     return fig
+
+
+def _rank_labels(hz: np.ndarray, y: np.ndarray, gap_decades: float = 0.06) -> list[str]:
+    """'#1', '#2', ... for the top bins; bins closer than ``gap_decades`` on the log axis share
+    one label ('#2 #5') on the highest of them, so that labels never overlap."""
+    n = len(hz)
+    labels = [""] * n
+    done: set[int] = set()
+    for i in range(n):
+        if i in done:
+            continue
+        group = [j for j in range(n) if j not in done
+                 and abs(np.log10(hz[j]) - np.log10(hz[i])) < gap_decades]
+        done.update(group)
+        top = max(group, key=lambda j: y[j])
+        labels[top] = " ".join(f"#{j + 1}" for j in sorted(group))
+    return labels
 
 
 # --------------------------------------------------------------------------------------------
