@@ -280,7 +280,7 @@ class Gate:
                 state["status"] = message["status"]
                 if message["status"] == 422 and "gradio_api" in scope.get("path", ""):
                     state["rewrite"] = True
-                    state["chunks"] = []
+                    state["chunks"], state["start"] = [], message
                     return
                 state["started"] = True
                 return await send(message)
@@ -288,9 +288,13 @@ class Gate:
                 state["chunks"].append(message.get("body", b""))
                 if message.get("more_body", False):
                     return
-                line = _one_line_error(b"".join(state["chunks"]))
+                body = b"".join(state["chunks"])
+                line = _one_line_error(body)
                 state["rewrite"] = False
                 state["started"] = True
+                if line is None:  # not a malformed request (a validator's answer): as it is
+                    await send(state["start"])
+                    return await send({"type": "http.response.body", "body": body})
                 log.info("refused %s from %s: %s", short(scope.get("path", ""), 60),
                          self.visitor(scope), line)
                 return await _reply(send, 422, line)
@@ -327,19 +331,18 @@ def _count_parts(receive, boundary: bytes, limit: int):
     return counted
 
 
-def _one_line_error(body: bytes) -> str:
-    """Gradio's (FastAPI's) 422 reply, which lists each error and echoes the input, as one
-    line without the echo."""
+def _one_line_error(body: bytes) -> str | None:
+    """FastAPI's reply to a malformed request (HTTP 422, each error listed with the input
+    echoed) as one line without the echo; None for another 422 (an endpoint's validator)."""
     try:
         detail = json.loads(body).get("detail")
     except (ValueError, AttributeError):
-        detail = None
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        return "malformed request"
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict) and "loc" in detail[0]:
         first = detail[0]
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         more = f" (and {len(detail) - 1} more)" if len(detail) > 1 else ""
         return short(f"malformed request: {where or 'body'}: {first.get('msg', 'invalid')}{more}",
                      200)
-    if isinstance(detail, str):
-        return short(detail.splitlines()[0] if detail.strip() else "malformed request", 200)
-    return "malformed request"
+    return None
+

@@ -14,6 +14,7 @@ from .gradio_queue import EXPLAIN, admit_joins
 from .guard import Gate, Listeners
 from .layout import CSS, THEME, Layout
 from .limits import Limits, get_limits
+from .logs import setup_log
 from .settings import AppSettings
 
 __all__ = ["build_app", "launch", "launch_options"]
@@ -105,7 +106,7 @@ def launch_options(limits: Limits | None = None, host: str | None = None,
                    port: int | None = None, *, demo: gr.Blocks | None = None) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: limits, theme, CSS, allowed paths, and the
     gate in front of every route (:class:`~freqrex_app.app.guard.Gate`, given the ``demo``
-    that :func:`build_app` made).
+    that :func:`build_app` made); the app's log goes to stderr (:func:`~.logs.setup_log`).
 
     The app decides whose ``X-Forwarded-For`` to believe (``FREQREX_TRUSTED_PROXIES``), so
     uvicorn is told to believe none (``FORWARDED_ALLOW_IPS``, which by default trusts any
@@ -116,6 +117,7 @@ def launch_options(limits: Limits | None = None, host: str | None = None,
 
     limits = limits or (demo.freqrex_limits if demo is not None else get_limits())
     os.environ["FORWARDED_ALLOW_IPS"] = ""
+    setup_log()
     opts: dict[str, Any] = dict(max_file_size=limits.max_file_size, theme=THEME, css=CSS,
                                 allowed_paths=[str(ASSETS), str(limits.cache)],
                                 footer_links=["api"], show_error=True,
