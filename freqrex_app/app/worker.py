@@ -316,9 +316,10 @@ class Board:
                 f", cancelled: stopped {ticket.stop_seconds:.2f} s after the request, "
                 f"{ticket.queries_after_cancel} model calls after it")
         log.info("job %s end: %s%s, %d model calls, %.1f s running, %.1f s in all%s "
-                 "(visitor %s)", ticket.id, state,
+                 "(visitor %s, session %s)", ticket.id, state,
                  f" ({short(ticket.reason, 120)})" if ticket.reason else "", ticket.queries, ran,
-                 ticket.ended_at - ticket.claimed_at, stop, ticket.visitor)
+                 ticket.ended_at - ticket.claimed_at, stop, ticket.visitor,
+                 short(ticket.session, 8).rstrip("…"))
 
     def record(self, visitor: str | None = None) -> list[dict[str, Any]]:
         """Ended tickets, oldest first (of one visitor when given)."""
