@@ -495,8 +495,9 @@ class Callbacks:
         def spend(msamples: float) -> None:
             wait = self.previews.spend(visitor, msamples)
             if wait is not None:
-                raise AudioError(f"preview allowance used ({self.s.limits.preview_msamples_per_min:g}"
-                                 f" M samples a minute per visitor): try again in {wait:.0f} s")
+                per_min = self.s.limits.preview_msamples_per_min
+                raise AudioError(f"preview allowance used ({per_min:g} M samples a minute per "
+                                 f"visitor): try again in {wait:.0f} s")
 
         return spend
 

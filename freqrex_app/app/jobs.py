@@ -79,10 +79,11 @@ def resolve_model_id(model: str | None, hf_id: str | None = None) -> str:
         if not hf_available():
             raise JobError("Hugging Face models need the optional extra: pip install 'freqrex-app[hf]'")
         if not _HF_ID.fullmatch(source) or ".." in source:
-            raise JobError(f"not a Hugging Face model id: {short(repr(hf_id), 60)} (expected 'org/name')")
+            raise JobError(f"not a Hugging Face model id: {short(repr(hf_id), 60)} "
+                           "(expected 'org/name')")
         if Path(source).exists():  # the loader would read it as a folder on this server
-            raise JobError(f"not a Hugging Face model id: {short(repr(hf_id), 60)} (this server loads model "
-                           "ids from its Hugging Face cache, never its own files)")
+            raise JobError(f"not a Hugging Face model id: {short(repr(hf_id), 60)} (this server "
+                           "loads model ids from its Hugging Face cache, never its own files)")
         return f"hf:{source}"
     model = (model or "").strip()
     if not model:

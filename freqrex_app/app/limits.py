@@ -12,16 +12,18 @@
 | ``FREQREX_JOB_TTL_S``        | 7200    | age after which a job's files are deleted          |
 | ``FREQREX_MAX_JOBS``         | 64      | job folders kept on disk                           |
 | ``FREQREX_CACHE``            | ``<tmp>/freqrex-app`` | where job files are written          |
-| ``FREQREX_TRUSTED_PROXIES``  | (none)  | proxies whose first ``X-Forwarded-For`` hop names the visitor (``*``: every peer, as on Spaces) |
+| ``FREQREX_TRUSTED_PROXIES``  | (none)  | proxies whose first X-Forwarded-For hop is the visitor |
 | ``FREQREX_EVENTS_PER_VISITOR``| 6      | requests one visitor may have in the queue at once |
-| ``FREQREX_STREAM_GRACE_S``   | 3       | seconds a job may go with nobody listening before it is cancelled |
+| ``FREQREX_STREAM_GRACE_S``   | 3       | seconds a job may go unheard before it is cancelled |
 | ``FREQREX_UPLOAD_FILES``     | 4       | files in one upload request                        |
 | ``FREQREX_UPLOAD_MB_PER_WINDOW``| 200  | MB one visitor may upload per window               |
 | ``FREQREX_UPLOAD_WINDOW_S``  | 600     | the upload window (seconds)                        |
-| ``FREQREX_MAX_DISK_MB``      | 2048    | uploads and job files on disk; uploads refused above it |
+| ``FREQREX_MAX_DISK_MB``      | 2048    | uploads and job files on disk (uploads refused above) |
 | ``FREQREX_MAX_CHANNELS``     | 8       | most channels of a previewed source                |
-| ``FREQREX_PREVIEW_MSAMPLES`` | 64      | decode cost of one preview: rate x channels x seconds (millions) |
-| ``FREQREX_PREVIEW_MSAMPLES_PER_MIN``| 256 | preview decode cost one visitor may spend per minute (millions) |
+| ``FREQREX_PREVIEW_MSAMPLES`` | 64      | one preview's decode cost: rate x channels x seconds, M |
+| ``FREQREX_PREVIEW_MSAMPLES_PER_MIN``| 256 | preview decode cost per visitor per minute, M  |
+
+See docs/hosting.md for what each bounds (``*`` as trusted proxy: every peer, as on Spaces).
 """
 from __future__ import annotations
 
