@@ -88,6 +88,19 @@ def _job_ends(server) -> list[dict]:
     return ends
 
 
+def test_the_rest_form_works_for_a_client_that_fetches_its_result(server):
+    with _http("127.0.0.4") as http:
+        path = _upload(http, server.url)
+        r = http.post(server.url + "gradio_api/call/explain", json={"data": _inputs(path, 50)})
+        assert r.status_code == 200, r.text
+        event = r.json()["event_id"]
+        time.sleep(1.0)  # in time: within the grace
+        text = http.get(server.url + f"gradio_api/call/explain/{event}", timeout=300).text
+    assert "event: complete" in text, text[-500:]
+    data = json.loads(text.split("event: complete\ndata:", 1)[1].strip().splitlines()[0])
+    assert data[0]["queries"] <= 50 and data[0]["label"]
+
+
 def test_concurrent_joins_cannot_overshoot_the_bound_and_unheard_jobs_stop(server):
     """20 visitors join at once (released together) and never listen: at most the running
     slot and the line's places are taken, and every accepted job ends, cancelled, within a
@@ -154,19 +167,6 @@ def test_one_job_per_client_address_whatever_its_session_or_headers(server):
 def _fn_index(server) -> int:
     config = httpx.get(server.url + "config", timeout=30).json()
     return next(d["id"] for d in config["dependencies"] if d.get("api_name") == "explain")
-
-
-def test_the_rest_form_works_for_a_client_that_fetches_its_result(server):
-    with _http("127.0.0.4") as http:
-        path = _upload(http, server.url)
-        r = http.post(server.url + "gradio_api/call/explain", json={"data": _inputs(path, 50)})
-        assert r.status_code == 200, r.text
-        event = r.json()["event_id"]
-        time.sleep(1.0)  # in time: within the grace
-        text = http.get(server.url + f"gradio_api/call/explain/{event}", timeout=300).text
-    assert "event: complete" in text, text[-500:]
-    data = json.loads(text.split("event: complete\ndata:", 1)[1].strip().splitlines()[0])
-    assert data[0]["queries"] <= 50 and data[0]["label"]
 
 
 def test_uploads_and_inputs_are_bounded(server):
@@ -295,3 +295,22 @@ def test_many_channels_are_read_in_bounded_memory(tmp_path):
     assert audio.samples.shape == (48000,)
     # read whole, the excerpt's samples alone take 70 MB as float32
     assert peak < 30, f"peak {peak:.0f} MB for 3 s of 128 channels"
+
+
+def test_a_visitor_is_its_address_and_a_forwarded_hop_counts_only_from_a_trusted_proxy():
+    from freqrex_app.app.limits import Limits
+    from freqrex_app.app.ui import launch_options
+    from freqrex_app.app.visitors import visitor_of
+
+    forged = {"x-forwarded-for": "203.0.113.9"}
+    assert visitor_of("127.0.0.1", forged, ()) == "127.0.0.1"
+    assert visitor_of("192.168.1.1", forged, ("10.0.0.0/8",)) == "192.168.1.1"
+    assert visitor_of("10.0.0.5", {"x-forwarded-for": "203.0.113.9, 10.0.0.5"},
+                      ("10.0.0.0/8",)) == "203.0.113.9"  # the first hop
+    assert visitor_of("10.0.0.5", forged, ("*",)) == "203.0.113.9"
+    assert visitor_of("10.0.0.5", {"x-forwarded-for": "not an address"}, ("*",)) == "10.0.0.5"
+    # uvicorn is told to believe no forwarded header: the app decides
+    launch_options(Limits(cache=Path("/tmp/unused-freqrex-cache")))
+    import os
+
+    assert os.environ["FORWARDED_ALLOW_IPS"] == ""

@@ -177,6 +177,7 @@ class GuardedModel:
         self._should_stop = should_stop
         self._on_queries = on_queries
         self._per_wave = max(float(seconds_per_wave), 1e-6)
+        self._measured = False  # until a call is timed, pieces are small (a cold model is slow)
         self.target_s = float(target_s)
         self.max_piece = int(max_piece)
         self.queries = 0
@@ -190,8 +191,10 @@ class GuardedModel:
 
     @property
     def piece(self) -> int:
-        """Waveforms per model call now (from the measured time per waveform)."""
-        return int(max(1, min(self.max_piece, self.target_s // self._per_wave)))
+        """Waveforms per model call now (from the measured time per waveform; at most 4
+        before the first call is timed)."""
+        most = self.max_piece if self._measured else min(4, self.max_piece)
+        return int(max(1, min(most, self.target_s // self._per_wave)))
 
     def _predict_patches(self, waves, which):
         """The model's ``predict_patches`` in pieces, asking ``should_stop`` before each; the
@@ -208,6 +211,8 @@ class GuardedModel:
                 raise Cancelled()
             part = which[lo:lo + step]
             out.append(np.asarray(self._model.predict_patches(waves, part)))
+            self._measured = True  # the model is warm: pieces of the measured size from now
+            step = max(1, self.piece)
             lo += len(part)
             fresh = set(part[:, 0].tolist()) - seen
             seen |= fresh
@@ -229,7 +234,9 @@ class GuardedModel:
             piece = waves[lo:lo + self.piece]
             t0 = time.perf_counter()
             out.append(np.asarray(self._model.predict(piece)))
-            self._per_wave = 0.5 * self._per_wave + 0.5 * (time.perf_counter() - t0) / len(piece)
+            took = (time.perf_counter() - t0) / len(piece)
+            self._per_wave = took if not self._measured else 0.5 * self._per_wave + 0.5 * took
+            self._measured = True
             lo += len(piece)
             self.queries += len(piece)
             if self._on_queries is not None:

@@ -12,14 +12,15 @@ FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 def setup_log() -> logging.Logger:
-    """The ``freqrex.app`` logger, with one stderr handler (added once)."""
+    """The ``freqrex.app`` logger at its level, with a stderr handler of its own unless the
+    program configured logging already (a root handler: then the records go there, once)."""
     log = logging.getLogger("freqrex.app")
     level = os.environ.get("FREQREX_LOG_LEVEL", "INFO").upper()
     log.setLevel(getattr(logging, level, logging.INFO))
-    if not any(getattr(h, "_freqrex", False) for h in log.handlers):
+    ours = any(getattr(h, "_freqrex", False) for h in log.handlers)
+    if not ours and not logging.getLogger().handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(FORMAT))
         handler._freqrex = True  # type: ignore[attr-defined]
         log.addHandler(handler)
-        log.propagate = False
     return log
