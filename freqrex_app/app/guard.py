@@ -134,10 +134,12 @@ class _Refused(Exception):
 
 
 async def _reply(send, status: int, message: str) -> None:
+    """A refusal in one line; the connection closes (a refused upload's body is not read)."""
     body = json.dumps({"error": message, "detail": message}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
