@@ -312,7 +312,7 @@ def closed_page(url: str, path: Path, args, seed: int, headers: dict[str, str]
         with http.stream("GET", api + f"heartbeat/{session}") as heart:
             r = http.post(api + "queue/join", json={
                 "data": [file, args.model, "auto", args.start, args.duration,
-                         args.abandon_budget, seed, args.stft],
+                         args.abandon_budget, seed, args.stft, "", ""],
                 "fn_index": fn, "session_hash": session, "event_data": None,
                 "trigger_id": None})
             r.raise_for_status()

@@ -319,7 +319,7 @@ class Board:
                  "(visitor %s, session %s)", ticket.id, state,
                  f" ({short(ticket.reason, 120)})" if ticket.reason else "", ticket.queries, ran,
                  ticket.ended_at - ticket.claimed_at, stop, ticket.visitor,
-                 short(ticket.session, 8).rstrip("…"))
+                 short(ticket.session, 100)[:8])
 
     def record(self, visitor: str | None = None) -> list[dict[str, Any]]:
         """Ended tickets, oldest first (of one visitor when given)."""
