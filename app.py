@@ -8,4 +8,4 @@ from freqrex_app.app import build_app, launch_options
 demo = build_app()
 
 if __name__ == "__main__":
-    demo.launch(**launch_options())
+    demo.launch(**launch_options(demo=demo))  # with the gate in front of every route

@@ -4,7 +4,9 @@
     python benchmarks/load.py --clients 24 --requests 3 --queue-size 8 --json load.json
 
 It starts the real app in a server process on 127.0.0.1 (its own temporary folder, limits from
-the same environment variables as ``freqrex app``), or uses ``--url`` (loopback only), then
+the same environment variables as ``freqrex app``, trusting 127.0.0.1 as a proxy so that each
+client names its own address in ``X-Forwarded-For``: the app allows one job per address), or
+uses ``--url`` (loopback only; such a server needs ``FREQREX_TRUSTED_PROXIES=127.0.0.1``), then
 runs ``--clients`` threads, each with its own ``gradio_client.Client`` (its own session),
 each submitting ``--requests`` explanations of a real music clip, one after another. A few
 clients (``--bad-clients``) upload broken files instead (a text file renamed .wav, a
@@ -178,11 +180,18 @@ def bad_files(folder: Path) -> dict[str, Path]:
 # ------------------------------------------------------------------------------ the run
 
 
+def visitor(group: int, i: int) -> dict[str, str]:
+    """The headers of visitor ``i`` of ``group``: its own address, named by the trusted proxy
+    that the server started here believes (FREQREX_TRUSTED_PROXIES=127.0.0.1), since every
+    client of this benchmark connects from 127.0.0.1 and the app allows one job per address."""
+    return {"X-Forwarded-For": f"10.{group}.{i // 250}.{i % 250 + 1}"}
+
+
 def start_server(args, tmp: Path):
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(tmp / "gradio"),
            "FREQREX_CACHE": str(tmp / "freqrex-app"), "GRADIO_ANALYTICS_ENABLED": "False",
-           "FREQREX_QUEUE_SIZE": str(args.queue_size),
+           "FREQREX_QUEUE_SIZE": str(args.queue_size), "FREQREX_TRUSTED_PROXIES": "127.0.0.1",
            "FREQREX_CONCURRENCY": str(args.concurrency),
            "FREQREX_MAX_BUDGET": str(max(args.budget, args.abandon_budget, 50)),
            "FREQREX_MAX_EXCERPT_S": str(max(args.duration, 1.0))}
@@ -213,7 +222,7 @@ def client_loop(i: int, url: str, args, files: dict[str, Path], deadline: float,
     bad = i < args.bad_clients
     time.sleep(rng.uniform(0, args.stagger))
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, headers=visitor(1, i))
     except Exception as exc:  # could not even connect: every request of this client failed
         with lock:
             for r in range(args.requests):
@@ -259,9 +268,11 @@ def client_loop(i: int, url: str, args, files: dict[str, Path], deadline: float,
             time.sleep(rng.uniform(0.5, args.retry_pause))  # a person would try again later
 
 
-RECORD = re.compile(r"job (?P<id>\w+) (?P<state>\w+)(?: \((?P<reason>.*?)\))? after "
-                    r"(?P<queries>\d+) model calls(?:; stopped (?P<stop>[\d.]+) s after the "
-                    r"request, (?P<after>-?\d+) model calls after it)? \(session (?P<session>\w+)\)")
+RECORD = re.compile(r"job (?P<id>\w+) end: (?P<state>\w+)(?: \((?P<reason>.*?)\))?, "
+                    r"(?P<queries>\d+) model calls, [\d.]+ s running, [\d.]+ s in all"
+                    r"(?:, cancelled: stopped (?P<stop>[\d.]+) s after the request, "
+                    r"(?P<after>-?\d+) model calls after it)? "
+                    r"\(visitor [^,]+, session (?P<session>[\w-]+)\)")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
 
 
@@ -281,7 +292,8 @@ def job_records(log_path: Path) -> dict[str, dict]:
     return out
 
 
-def closed_page(url: str, path: Path, args, seed: int) -> tuple[str, float, float]:
+def closed_page(url: str, path: Path, args, seed: int, headers: dict[str, str]
+                ) -> tuple[str, float, float]:
     """A page's session: heartbeat and queue streams open, an explanation queued; once it has
     run ``--abandon-after`` s both connections close, as a closed tab's do. Returns
     (session, epoch left, seconds it ran)."""
@@ -292,7 +304,7 @@ def closed_page(url: str, path: Path, args, seed: int) -> tuple[str, float, floa
     fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "explain")
     api = url + "gradio_api/"
     session = uuid.uuid4().hex[:11]
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, headers=headers) as http:
         uploaded = http.post(api + "upload", files={"files": (path.name, path.read_bytes())})
         uploaded.raise_for_status()
         file = {"path": uploaded.json()[0], "orig_name": path.name,
@@ -300,7 +312,7 @@ def closed_page(url: str, path: Path, args, seed: int) -> tuple[str, float, floa
         with http.stream("GET", api + f"heartbeat/{session}") as heart:
             r = http.post(api + "queue/join", json={
                 "data": [file, args.model, "auto", args.start, args.duration,
-                         args.abandon_budget, seed, args.stft],
+                         args.abandon_budget, seed, args.stft, "", ""],
                 "fn_index": fn, "session_hash": session, "event_data": None,
                 "trigger_id": None})
             r.raise_for_status()
@@ -329,9 +341,9 @@ def abandon_loop(i: int, url: str, args, deadline: float, abandons: list,
     out = Abandon(i, how, "", 0.0)
     try:
         if how == "closed page":
-            out.session, out.left_at, out.ran_s = closed_page(url, CLIP, args, i)
+            out.session, out.left_at, out.ran_s = closed_page(url, CLIP, args, i, visitor(2, i))
         else:
-            client = Client(url, verbose=False)
+            client = Client(url, verbose=False, headers=visitor(2, i))
             out.session = client.session_hash
             job = client.submit(handle_file(str(CLIP)), args.model, start=args.start,
                                 duration=args.duration, budget=args.abandon_budget, seed=i,
@@ -347,7 +359,7 @@ def abandon_loop(i: int, url: str, args, deadline: float, abandons: list,
             client.close()
         # the same person comes back with a small job
         t0 = time.perf_counter()
-        exp, _, _ = Client(url, verbose=False).predict(
+        exp, _, _ = Client(url, verbose=False, headers=visitor(2, i)).predict(
             handle_file(str(CLIP)), args.model, start=args.start, duration=args.duration,
             budget=50, seed=i, stft=False, api_name="/explain")
         out.next_wait_s = time.perf_counter() - t0
@@ -364,9 +376,9 @@ def solo_job_seconds(url: str, args) -> float:
     from gradio_client import Client, handle_file
 
     t0 = time.perf_counter()
-    Client(url, verbose=False).predict(handle_file(str(CLIP)), args.model, start=args.start,
-                                       duration=args.duration, budget=50, seed=0, stft=False,
-                                       api_name="/explain")
+    Client(url, verbose=False, headers=visitor(3, 0)).predict(
+        handle_file(str(CLIP)), args.model, start=args.start, duration=args.duration, budget=50,
+        seed=0, stft=False, api_name="/explain")
     return time.perf_counter() - t0
 
 

@@ -188,7 +188,9 @@ def rss_mb(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, root: Path):
+    """The app in a server process of its own (its settings: ``SERVER_ENV``, or ``env``)."""
+
+    def __init__(self, root: Path, env: dict[str, str] | None = None):
         from freqrex_app.app.testing import free_port
 
         self.root = root
@@ -196,7 +198,7 @@ class Server:
         self.tmp.mkdir(parents=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, **SERVER_ENV, "TMPDIR": str(self.tmp),
+        env = {**os.environ, **(SERVER_ENV if env is None else env), "TMPDIR": str(self.tmp),
                "GRADIO_TEMP_DIR": str(self.tmp / "gradio"),
                "FREQREX_CACHE": str(self.tmp / "freqrex-app"),
                "GRADIO_ANALYTICS_ENABLED": "False"}

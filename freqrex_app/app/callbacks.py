@@ -3,6 +3,7 @@
 (``gr.Error`` / ``gr.Warning``), never a traceback."""
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import math
@@ -17,11 +18,15 @@ import gradio as gr
 from . import render
 from .examples import example_job
 from .format import one_line
-from .gradio_queue import abandoned_check, current_event_id, has_pending
+from .format import short
+from .gradio_queue import (abandoned_check, current_event_id, drop_unheard, event_visitor,
+                           pending_visitors)
+from .guard import Listeners
 from .jobs import (PERTURBATION_NAMES, Cancelled, Job, JobError, model_views, recall,
                    resolve_model_id, run_job)
 from .preview import preview_png, read_source
 from .settings import AppSettings
+from .visitors import Allowance, visitor_of
 from .worker import WAITING, Board, Busy, Ticket
 
 log = logging.getLogger("freqrex.app")
@@ -97,12 +102,19 @@ def _progress(ticket: Ticket, message: str) -> tuple[float, str]:
             f"{stage} · {ticket.queries:,} of {calls:,} model calls")
 
 
-def _error(exc: BaseException) -> gr.Error:
-    return gr.Error(one_line(exc), title="Cannot explain")
+def _error(exc: BaseException, who: str = "") -> gr.Error:
+    """A refusal: one line for the person, one line in the log, no traceback."""
+    log.info("refused input%s: %s", f" from {who}" if who else "", one_line(exc, 200))
+    return gr.Error(one_line(exc), title="Cannot explain", print_exception=False)
 
 
 def _session(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
+
+
+def _runs(compare_model: Any) -> int:
+    """Explanations a request asks for: two with a model to compare."""
+    return 2 if isinstance(compare_model, str) and compare_model.strip() else 1
 
 
 def _calls(budget: Any, s: AppSettings) -> int:
@@ -167,34 +179,73 @@ class Callbacks:
     session, the line, cancellation). :meth:`attach` gives it the Blocks, whose queue tells
     which work was abandoned."""
 
-    def __init__(self, settings: AppSettings):
+    def __init__(self, settings: AppSettings, listeners: Listeners | None = None):
         self.s = settings
-        self.board = Board(settings.limits.concurrency)
+        limits = settings.limits
+        self.board = Board(limits.concurrency, queue_size=limits.queue_size)
+        self.listeners = listeners or Listeners()
+        self.previews = Allowance(limits.preview_msamples_per_min, 60.0)
         self.blocks = None
         self._cancelling: dict[str, Ticket] = {}  # session -> the ticket its Cancel stops
 
     def attach(self, blocks) -> None:
         self.blocks = blocks
 
-    def _pending(self, session: str) -> bool:
-        return has_pending(self.blocks, session)
+    def visitor(self, request: gr.Request | None) -> str:
+        """The client address of a request (see :mod:`visitors`)."""
+        client = getattr(request, "client", None)
+        headers = getattr(request, "headers", None)
+        return visitor_of(getattr(client, "host", None), headers, self.s.limits.trusted_proxies)
 
-    def _ticket(self, session: str, model_id: str, calls: Any, duration: Any,
+    def _pending(self, visitor: str) -> bool:
+        return visitor in pending_visitors(self.blocks, self.s.limits.trusted_proxies)
+
+    def _ticket(self, request, model_id: str, calls: int, duration: Any,
                 compare: str | None = None) -> Ticket:
         """The ticket claimed when the request arrived (claimed now when there is none, as
         for a handler called directly), with the request's own settings."""
-        ticket = self.board.ticket(session)
+        visitor, session = self.visitor(request), _session(request)
+        ticket = self.board.ticket(visitor)
         if ticket is None or ticket.state != WAITING:
-            ticket = self.board.claim(session, model_id, _calls(calls, self.s),
-                                      _duration(duration, self.s), pending=self._pending)
+            ticket = self.board.claim(visitor, model_id, calls, _duration(duration, self.s),
+                                      session=session, pending=self._pending)
+        ticket.session = session  # an API request gets its session when it joins the queue
         ticket.model_id = model_id
-        ticket.calls, ticket.duration = _calls(calls, self.s), _duration(duration, self.s)
+        ticket.calls, ticket.duration = calls, _duration(duration, self.s)
         ticket.compare_id = (compare or "").strip() if (compare or "").strip() != model_id else ""
         return ticket
 
+    async def sweep(self, every_s: float = 1.0) -> None:
+        """Forever: waiting explanations that nobody listens for leave the queue, and their
+        tickets end (started once, on the server's loop, by the gate)."""
+        grace = self.s.limits.stream_grace_s
+
+        def dropped(event) -> None:
+            from gradio.server_messages import ProcessCompletedMessage
+
+            visitor = event_visitor(event, self.s.limits.trusted_proxies)
+            self.board.cancel(visitor, "nobody listens for the result")
+            try:  # a client that comes back reads why
+                self.blocks._queue.send_message(event, ProcessCompletedMessage(
+                    output={"error": "Cancelled: nobody listened for the result"},
+                    success=False))
+            except Exception:
+                pass
+
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                n = await drop_unheard(self.blocks, self.listeners, grace, dropped)
+                if n:
+                    log.info("dropped %d waiting explanation(s) nobody listens for", n)
+            except Exception:
+                log.exception("the sweep of unheard jobs failed")
+
     def _run(self, ticket: Ticket, work) -> Job:
         """``work(cancelled, on_queries)`` under the ticket, stopping when it is abandoned."""
-        abandoned = abandoned_check(self.blocks, current_event_id())
+        abandoned = abandoned_check(self.blocks, current_event_id(), listeners=self.listeners,
+                                    session=ticket.session,
+                                    grace_s=self.s.limits.stream_grace_s)
 
         def on_queries(n: int) -> None:
             ticket.count(n)
@@ -207,13 +258,14 @@ class Callbacks:
         """Before the page's request joins the explanations' line (this event is queued, with
         no limit, so that a refusal reaches the page as a toast): one explanation per
         visitor; shows the place in line (the timer keeps it current) and disables Explain."""
-        session = _session(request)
         model_id = (hf_id or "").strip() or model or self.s.default_model
         try:
-            self.board.claim(session, str(model_id), _calls(self.s.presets.get(preset_name),
-                                                            self.s),
-                             _duration(dur, self.s), pending=self._pending)
+            self.board.claim(self.visitor(request), str(model_id),
+                             _calls(self.s.presets.get(preset_name), self.s),
+                             _duration(dur, self.s), session=_session(request),
+                             pending=self._pending)
         except Busy as exc:
+            log.info("refused an explanation from %s: %s", self.visitor(request), exc)
             raise gr.Error(str(exc), title="One explanation at a time",
                            print_exception=False) from None
         md, timer, _ = self.queue_status(request)
@@ -225,20 +277,24 @@ class Callbacks:
 
     def claim_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
                   contrast, compare_model, request: gr.Request):
-        """The API's validator (before its request joins the queue): one explanation per
-        client session, refused at once with a clear line."""
+        """The API's validator (before its request joins the queue, one join at a time): one
+        explanation per visitor (client address), the line's bound, a comparison counted
+        twice; refused at once with a clear line."""
+        visitor = self.visitor(request)
         try:
-            self.board.claim(_session(request), str(model or self.s.default_model),
-                             _calls(budget, self.s), _duration(duration, self.s),
+            self.board.claim(visitor, short(model or self.s.default_model, 100),
+                             _calls(budget, self.s) * _runs(compare_model),
+                             _duration(duration, self.s), session=_session(request),
                              pending=self._pending)
         except Busy as exc:
+            log.info("refused an explanation from %s: %s", visitor, exc)
             return [gr.validate(False, str(exc))] + [gr.validate(True, "")] * 9
         return [gr.validate(True, "")] * 10
 
     def queue_status(self, request: gr.Request):
-        """The session's place in line and wait, or its progress (hidden when idle); Explain
-        works again once the session has nothing in play."""
-        text = self.board.status(_session(request), pending=self._pending)
+        """The visitor's place in line and wait, or its progress (hidden when idle); Explain
+        works again once the visitor has nothing in play."""
+        text = self.board.status(self.visitor(request), pending=self._pending)
         return (gr.update(value=text, visible=bool(text)), gr.Timer(active=bool(text)),
                 gr.update(interactive=not text))
 
@@ -250,12 +306,12 @@ class Callbacks:
         :data:`LIVE_EVERY_S`), then the result (the last values, as :func:`render.result_values`
         gives them, with the estimate)."""
         limits = self.s.limits
-        session = _session(request)
         live = _Live()
         ticket = None
         try:
-            ticket = self._ticket(session, str((hf_id or "").strip() or model),
-                                  self.s.presets.get(preset_name), dur, compare_model)
+            ticket = self._ticket(request, str((hf_id or "").strip() or model),
+                                  _calls(self.s.presets.get(preset_name), self.s), dur,
+                                  compare_model)
 
             def work(cancelled, on_queries):
                 model_id = resolve_model_id(model, hf_id)
@@ -283,7 +339,7 @@ class Callbacks:
                            print_exception=False) from None
         except JobError as exc:
             yield from self._unshow(ticket)
-            raise _error(exc) from None
+            raise _error(exc, self.visitor(request)) from None
         except gr.Error:
             yield from self._unshow(ticket)
             raise
@@ -317,8 +373,8 @@ class Callbacks:
         the zip's ``compare/`` folder)."""
         s, limits = self.s, self.s.limits
         try:
-            ticket = self._ticket(_session(request), str(model or s.default_model), budget,
-                                  duration, compare_model)
+            ticket = self._ticket(request, short(model or s.default_model, 100),
+                                  _calls(budget, s), duration, compare_model)
 
             def work(cancelled, on_queries):
                 model_id = resolve_model_id(model or s.default_model)
@@ -343,7 +399,7 @@ class Callbacks:
         except Cancelled:
             raise gr.Error("Cancelled", print_exception=False) from None
         except JobError as exc:
-            raise _error(exc) from None
+            raise _error(exc, self.visitor(request)) from None
         except Exception as exc:
             log.exception("explain (API) failed")
             raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0]
@@ -359,7 +415,7 @@ class Callbacks:
         """The Cancel button: the session's explanation stops, waiting or running (its
         provisional picture goes in :meth:`after_cancel`)."""
         session = _session(request)
-        ticket = self.board.cancel(session, "cancel button")
+        ticket = self.board.cancel(None, "cancel button", session=session)
         if ticket is not None:
             gr.Info("Cancelling…")
             self._cancelling[session] = ticket
@@ -381,7 +437,7 @@ class Callbacks:
 
     def on_unload(self, request: gr.Request):
         """The page was closed or reloaded (its session ended): its work stops."""
-        self.board.cancel(_session(request), "page closed")
+        self.board.cancel(None, "page closed", session=_session(request))
         self._cancelling.pop(_session(request), None)
 
     # -------------------------------------------------------------------- results
@@ -461,14 +517,31 @@ class Callbacks:
 
     # -------------------------------------------------------------------- the excerpt
 
-    def on_upload(self, audio, t0, dur):
+    def _preview_spend(self, request: gr.Request | None):
+        """What a preview's decoding costs is charged to the visitor (refused over the
+        allowance, before anything is decoded)."""
+        from ..audio import AudioError
+
+        visitor = self.visitor(request)
+
+        def spend(msamples: float) -> None:
+            wait = self.previews.spend(visitor, msamples)
+            if wait is not None:
+                per_min = self.s.limits.preview_msamples_per_min
+                raise AudioError(f"preview allowance used ({per_min:g} M samples a minute per "
+                                 f"visitor): try again in {wait:.0f} s")
+
+        return spend
+
+    def on_upload(self, audio, t0, dur, request: gr.Request = None):
         limits = self.s.limits
         if not audio:
             return gr.update(visible=False, value=None), gr.update(), gr.update()
         try:
-            src = read_source(audio, limits)
+            src = read_source(audio, limits, self._preview_spend(request))
         except Exception as exc:  # a toast, and the inputs stay usable
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable file"
+            text = one_line(exc, 200) if str(exc).strip() else "unreadable file"
+            log.info("refused a preview from %s: %s", self.visitor(request), text)
             gr.Warning(text, title="Cannot use this file", duration=12)
             return gr.update(visible=False, value=None), gr.update(), gr.update()
         total = src.duration
@@ -482,15 +555,18 @@ class Callbacks:
                 gr.update(maximum=round(min(limits.max_excerpt_s, total), 1),
                           value=round(new_dur, 1)))
 
-    def on_excerpt(self, audio, t0, dur):
+    def on_excerpt(self, audio, t0, dur, request: gr.Request = None):
         if not audio:
             return gr.update()
         try:
-            src = read_source(audio, self.s.limits)
-        except Exception:
+            t0, dur = float(t0), float(dur)
+            if not (math.isfinite(t0) and math.isfinite(dur)):
+                return gr.update()
+            src = read_source(audio, self.s.limits, self._preview_spend(request))
+            return gr.update(visible=True, value=preview_png(src, t0, dur, self.s.limits))
+        except Exception as exc:  # the preview stays as it was
+            log.info("no preview for %s: %s", self.visitor(request), one_line(exc, 200))
             return gr.update()
-        return gr.update(visible=True, value=preview_png(src, float(t0), float(dur),
-                                                         self.s.limits))
 
     def on_clear(self):
         return gr.update(visible=False, value=None)

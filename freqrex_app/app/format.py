@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line", "count"]
+__all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line", "count", "short"]
 
 
 def count(n: int, word: str, plural: str | None = None) -> str:
@@ -39,7 +39,14 @@ def fmt_snr(v: float | None) -> str:
     return f"{v:.1f}"
 
 
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when it has none)."""
+def short(text: object, limit: int = 80) -> str:
+    """``text`` on one line, cut to ``limit`` characters (an echo of what a visitor typed)."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[:limit - 1] + "…"
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type name when it has none), at most
+    ``limit`` characters."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return short(text.splitlines()[0], limit) if text else type(exc).__name__

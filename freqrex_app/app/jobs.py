@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .format import one_line
+from .format import one_line, short
 from ..models.patches import has_patches
 from .limits import Limits
 from .speed import SPEED
@@ -80,10 +80,11 @@ def resolve_model_id(model: str | None, hf_id: str | None = None) -> str:
         if not hf_available():
             raise JobError("Hugging Face models need the optional extra: pip install 'freqrex-app[hf]'")
         if not _HF_ID.fullmatch(source) or ".." in source:
-            raise JobError(f"not a Hugging Face model id: {hf_id!r} (expected 'org/name')")
+            raise JobError(f"not a Hugging Face model id: {short(repr(hf_id), 60)} "
+                           "(expected 'org/name')")
         if Path(source).exists():  # the loader would read it as a folder on this server
-            raise JobError(f"not a Hugging Face model id: {hf_id!r} (this server loads model "
-                           "ids from its Hugging Face cache, never its own files)")
+            raise JobError(f"not a Hugging Face model id: {short(repr(hf_id), 60)} (this server "
+                           "loads model ids from its Hugging Face cache, never its own files)")
         return f"hf:{source}"
     model = (model or "").strip()
     if not model:
@@ -91,7 +92,8 @@ def resolve_model_id(model: str | None, hf_id: str | None = None) -> str:
     if model.startswith("hf:"):
         return resolve_model_id(None, model)
     if model not in models.list_models():
-        raise JobError(f"unknown model {model!r}; available: {', '.join(models.list_models())}")
+        raise JobError(f"unknown model {short(repr(model), 60)}; available: "
+                       f"{', '.join(models.list_models())}")
     return model
 
 
@@ -136,6 +138,7 @@ class GuardedModel:
         self._model = model
         self._should_stop = should_stop
         self._on_queries = on_queries
+        self._measured = False  # until a call is timed, pieces are small (a cold model is slow)
         self.target_s = float(target_s)
         # never measured here: one waveform at a time until the first call is timed
         self._per_wave = max(float(seconds_per_wave or self.target_s), 1e-6)
@@ -151,8 +154,10 @@ class GuardedModel:
 
     @property
     def piece(self) -> int:
-        """Waveforms per model call now (from the measured time per waveform)."""
-        return int(max(1, min(self.max_piece, self.target_s // self._per_wave)))
+        """Waveforms per model call now (from the measured time per waveform; at most 4
+        before the first call is timed)."""
+        most = self.max_piece if self._measured else min(4, self.max_piece)
+        return int(max(1, min(most, self.target_s // self._per_wave)))
 
     def _predict_patches(self, waves, which):
         """The model's ``predict_patches`` in pieces, asking ``should_stop`` before each; the
@@ -169,6 +174,8 @@ class GuardedModel:
                 raise Cancelled()
             part = which[lo:lo + step]
             out.append(np.asarray(self._model.predict_patches(waves, part)))
+            self._measured = True  # the model is warm: pieces of the measured size from now
+            step = max(1, self.piece)
             lo += len(part)
             fresh = set(part[:, 0].tolist()) - seen
             seen |= fresh
@@ -190,7 +197,9 @@ class GuardedModel:
             piece = waves[lo:lo + self.piece]
             t0 = time.perf_counter()
             out.append(np.asarray(self._model.predict(piece)))
-            self._per_wave = 0.5 * self._per_wave + 0.5 * (time.perf_counter() - t0) / len(piece)
+            took = (time.perf_counter() - t0) / len(piece)
+            self._per_wave = took if not self._measured else 0.5 * self._per_wave + 0.5 * took
+            self._measured = True
             lo += len(piece)
             self.queries += len(piece)
             if self._on_queries is not None:
@@ -211,7 +220,8 @@ def _partial_job_dir(limits: Limits) -> Path:
     root = limits.cache / "jobs"
     root.mkdir(parents=True, exist_ok=True)
     cleanup_jobs(limits)
-    path = root / f"{_PARTIAL}{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    # the name is unguessable (128 random bits): a job's files are served to whoever has it
+    path = root / f"{_PARTIAL}{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex}"
     path.mkdir()
     return path
 
@@ -402,21 +412,27 @@ def run_job(audio_path: str | None, model_id: str, labels_view: str, *, start: f
     except (TypeError, ValueError, OverflowError):
         raise JobError("budget and seed must be whole numbers") from None
     if not 0 <= seed < 2**63:
-        raise JobError(f"the seed must be a whole number from 0 to {2**63 - 1}, got {seed}")
+        raise JobError(f"the seed must be a whole number from 0 to {2**63 - 1}, got "
+                       f"{short(seed, 24)}")
     if budget < 50:
-        raise JobError(f"a budget of {budget} model calls is too small (at least 50)")
+        raise JobError(f"a budget of {short(budget, 24)} model calls is too small (at least 50)")
     if budget > limits.max_budget:
-        raise JobError(f"a budget of {budget:,} model calls is above this server's limit of "
-                       f"{limits.max_budget:,}")
+        raise JobError(f"a budget of {short(f'{budget:,}', 24)} model calls is above this "
+                       f"server's limit of {limits.max_budget:,}")
     views = model_views(model_id)
     if labels_view not in views:
-        raise JobError(f"model {model_id} has no labels view {labels_view!r}; "
+        raise JobError(f"model {model_id} has no labels view {short(repr(labels_view), 40)}; "
                        f"choose one of: {', '.join(views)}")
     contrast = (contrast or "").strip() or None
     compare_model = (compare_model or "").strip() or None
     if compare_model == model_id:
         compare_model = None
     n_runs = 2 if compare_model else 1
+    if budget * n_runs > limits.max_budget:  # a comparison spends the budget twice
+        raise JobError(f"with a second model to compare, the job spends {budget:,} model calls "
+                       f"twice ({budget * n_runs:,}), above this server's limit of "
+                       f"{limits.max_budget:,}: choose a budget of at most "
+                       f"{limits.max_budget // n_runs:,}")
     done = [0]
 
     def on_progress(fraction: float, message: str) -> None:
@@ -511,7 +527,8 @@ def _explain(audio_path, model_id, labels_view, start, duration, budget, seed, s
     t0 = time.perf_counter()
     model = load_model_cached(model_id, labels_view)
     if contrast is not None and contrast not in model.labels:
-        raise JobError(f"{contrast!r} is not a label of {model_id} in the {labels_view} view; "
+        raise JobError(f"{short(repr(contrast), 60)} is not a label of {model_id} in the "
+                       f"{labels_view} view; "
                        "choose a foil from its labels")
     audio = load_excerpt(audio_path, model.sample_rate, start, duration, limits)
     guarded = GuardedModel(model, should_stop, on_queries=on_queries,

@@ -12,6 +12,18 @@
 | ``FREQREX_JOB_TTL_S``        | 7200    | age after which a job's files are deleted          |
 | ``FREQREX_MAX_JOBS``         | 64      | job folders kept on disk                           |
 | ``FREQREX_CACHE``            | ``<tmp>/freqrex-app`` | where job files are written          |
+| ``FREQREX_TRUSTED_PROXIES``  | (none)  | proxies whose first X-Forwarded-For hop is the visitor |
+| ``FREQREX_EVENTS_PER_VISITOR``| 6      | requests one visitor may have in the queue at once |
+| ``FREQREX_STREAM_GRACE_S``   | 3       | seconds a job may go unheard before it is cancelled |
+| ``FREQREX_UPLOAD_FILES``     | 4       | files in one upload request                        |
+| ``FREQREX_UPLOAD_MB_PER_WINDOW``| 200  | MB one visitor may upload per window               |
+| ``FREQREX_UPLOAD_WINDOW_S``  | 600     | the upload window (seconds)                        |
+| ``FREQREX_MAX_DISK_MB``      | 2048    | uploads and job files on disk (uploads refused above) |
+| ``FREQREX_MAX_CHANNELS``     | 8       | most channels of a previewed source                |
+| ``FREQREX_PREVIEW_MSAMPLES`` | 64      | one preview's decode cost: rate x channels x seconds, M |
+| ``FREQREX_PREVIEW_MSAMPLES_PER_MIN``| 256 | preview decode cost per visitor per minute, M  |
+
+See docs/hosting.md for what each bounds (``*`` as trusted proxy: every peer, as on Spaces).
 """
 from __future__ import annotations
 
@@ -52,9 +64,20 @@ class Limits:
     job_ttl_s: float = 7200.0
     max_jobs: int = 64
     cache: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "freqrex-app")
+    trusted_proxies: tuple[str, ...] = ()
+    events_per_visitor: int = 6
+    stream_grace_s: float = 3.0
+    upload_files: int = 4
+    upload_mb_per_window: float = 200.0
+    upload_window_s: float = 600.0
+    max_disk_mb: float = 2048.0
+    max_channels: int = 8
+    preview_msamples: float = 64.0
+    preview_msamples_per_min: float = 256.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cache", Path(self.cache))
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -71,6 +94,18 @@ class Limits:
             job_ttl_s=_env("FREQREX_JOB_TTL_S", 7200.0),
             max_jobs=_env("FREQREX_MAX_JOBS", 64, int),
             cache=Path(cache),
+            trusted_proxies=tuple(p.strip() for p in
+                                  os.environ.get("FREQREX_TRUSTED_PROXIES", "").split(",")
+                                  if p.strip()),
+            events_per_visitor=_env("FREQREX_EVENTS_PER_VISITOR", 6, int),
+            stream_grace_s=_env("FREQREX_STREAM_GRACE_S", 3.0),
+            upload_files=_env("FREQREX_UPLOAD_FILES", 4, int),
+            upload_mb_per_window=_env("FREQREX_UPLOAD_MB_PER_WINDOW", 200.0),
+            upload_window_s=_env("FREQREX_UPLOAD_WINDOW_S", 600.0),
+            max_disk_mb=_env("FREQREX_MAX_DISK_MB", 2048.0),
+            max_channels=_env("FREQREX_MAX_CHANNELS", 8, int),
+            preview_msamples=_env("FREQREX_PREVIEW_MSAMPLES", 64.0),
+            preview_msamples_per_min=_env("FREQREX_PREVIEW_MSAMPLES_PER_MIN", 256.0),
         )
 
     @property

@@ -2,15 +2,16 @@
 its waveform with the chosen excerpt highlighted, as a PNG in the app's cache. No Gradio."""
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .limits import Limits
 
-__all__ = ["read_source", "preview_png"]
+__all__ = ["read_source", "preview_png", "decode_cost"]
 
 _SOURCES: OrderedDict[str, Any] = OrderedDict()
 _SOURCES_LOCK = threading.Lock()
@@ -19,9 +20,58 @@ _PREVIEW_RATE = 8000
 _MAX_PREVIEWS = 64
 
 
-def read_source(path: str, limits: Limits):
-    """The whole source at 8 kHz, for the excerpt preview (cached for a few files).
+_KEYS: OrderedDict[tuple[str, int, int], str] = OrderedDict()  # (path, mtime, size) -> hash
 
+
+def _content_key(p: Path) -> str:
+    """The file's content hash: the same sound under another name is the same preview (a
+    file already hashed is not read again)."""
+    st = p.stat()
+    known = (str(p), st.st_mtime_ns, st.st_size)
+    with _SOURCES_LOCK:
+        if known in _KEYS:
+            return _KEYS[known]
+    h = hashlib.blake2b(digest_size=16)
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    with _SOURCES_LOCK:
+        _KEYS[known] = h.hexdigest()
+        while len(_KEYS) > 256:
+            _KEYS.popitem(last=False)
+    return h.hexdigest()
+
+
+def decode_cost(path: str | Path, limits: Limits) -> float:
+    """What decoding the whole source costs, in millions of samples (rate x channels x
+    seconds, from its header: nothing is decoded); an :class:`AudioError` for more channels
+    than ``limits.max_channels`` or a cost above ``limits.preview_msamples``. 0 for a file
+    without a readable header (the decoder says what is wrong, at once)."""
+    import soundfile as sf
+
+    from ..audio import AudioError
+
+    try:
+        info = sf.info(str(path))
+        rate, frames, channels = int(info.samplerate), int(info.frames), int(info.channels)
+    except Exception:
+        return 0.0
+    if channels > limits.max_channels:
+        raise AudioError(f"{Path(path).name} has {channels} channels; this server reads at most "
+                         f"{limits.max_channels}")
+    cost = max(0, frames) * max(1, channels) / 1e6
+    if cost > limits.preview_msamples:
+        raise AudioError(f"{Path(path).name} is too costly to preview ({rate:,} Hz x {channels} "
+                         f"channels x {frames / max(rate, 1):.0f} s = {cost:.0f} M samples, "
+                         f"limit {limits.preview_msamples:g} M): cut or downsample it")
+    return cost
+
+
+def read_source(path: str, limits: Limits, spend: Callable[[float], None] | None = None):
+    """The whole source at 8 kHz, for the excerpt preview (cached by content for a few files).
+
+    Before anything is decoded, its cost is bounded (:func:`decode_cost`) and charged to
+    ``spend(millions of samples)``, which raises to refuse it (the visitor's allowance).
     A source with many frames is decoded piece by piece: a 15 MB FLAC can hold 10 minutes
     at 192 kHz, which decoded at once would take over a gigabyte."""
     import numpy as np
@@ -30,11 +80,16 @@ def read_source(path: str, limits: Limits):
     from ..audio import Audio, AudioError, load_audio
 
     p = Path(path)
-    key = f"{p}:{p.stat().st_mtime_ns}"
+    key = _content_key(p)
     with _SOURCES_LOCK:
         if key in _SOURCES:
             _SOURCES.move_to_end(key)
-            return _SOURCES[key]
+            cached = _SOURCES[key]
+            return Audio(samples=cached.samples, sample_rate=cached.sample_rate, start=0.0,
+                         source=str(p))
+    cost = decode_cost(p, limits)
+    if spend is not None:
+        spend(cost)
     kw = dict(sample_rate=_PREVIEW_RATE, max_file_seconds=limits.max_source_s,
               max_excerpt_seconds=limits.max_source_s)
     try:
@@ -84,6 +139,6 @@ def preview_png(src, t0: float, dur: float, limits: Limits) -> str:
     old = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime)
     for p in old[:max(0, len(old) - _MAX_PREVIEWS + 1)]:
         p.unlink(missing_ok=True)
-    out = folder / f"preview-{uuid.uuid4().hex[:10]}.png"
+    out = folder / f"preview-{uuid.uuid4().hex}.png"  # unguessable: served by its path
     fig.savefig(out, dpi=110)
     return str(out)

@@ -27,7 +27,8 @@ def serve_in_thread(limits: Limits | None = None, *, host: str = "127.0.0.1",
     """Build the app and launch it without blocking; returns ``(url, demo)``."""
     demo = build_app(limits, warm=warm, calibrate=calibrate)
     port = port or free_port(host)
-    opts = {**launch_options(demo.freqrex_limits, host, port), "prevent_thread_lock": True,
+    opts = {**launch_options(demo.freqrex_limits, host, port, demo=demo),
+            "prevent_thread_lock": True,
             "quiet": True, **kwargs}
     demo.launch(**opts)
     return f"http://{host}:{port}/", demo

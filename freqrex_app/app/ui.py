@@ -10,10 +10,12 @@ import gradio as gr
 
 from .callbacks import Callbacks
 from .examples import ASSETS, warm_examples
-from .gradio_queue import EXPLAIN
+from .gradio_queue import EXPLAIN, admit_joins
+from .guard import Gate, Listeners
 from .jobs import load_model_cached, model_views, small_job
 from .layout import CSS, THEME, Layout
 from .limits import Limits, get_limits
+from .logs import setup_log
 from .settings import AppSettings
 from .speed import calibrate as _calibrate
 
@@ -56,11 +58,13 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
                                                 and not m.startswith("hf:")]
     timing = time_models(list(calibrate), limits, warm_stop) if calibrate else None
     warm_thread = warm_examples(limits, warm_stop) if warm else None
-    cb = Callbacks(settings)
+    cb = Callbacks(settings, Listeners())
     private = dict(api_visibility="private")
 
+    # uploads and results older than 30 min are deleted every 10 min (with the per-visitor
+    # upload allowance, this bounds what one visitor keeps on disk)
     with gr.Blocks(title="FreqReX · causal explanations of audio classifiers",
-                   delete_cache=(1800, 3600), analytics_enabled=False) as demo:
+                   delete_cache=(600, 1800), analytics_enabled=False) as demo:
         ui = Layout(settings)
         results = ui.result_outputs
 
@@ -126,19 +130,45 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
     cb.attach(demo)
     demo.freqrex_board = cb.board  # the record of every job (tests, benchmarks)
     demo.freqrex_limits = limits  # for launch()
+    demo.freqrex_listeners = cb.listeners  # who listens for which result (the gate counts)
+    demo.freqrex_start = partial(_on_start, demo, cb)  # the gate calls it on the first request
     demo.freqrex_warm = (warm_thread, warm_stop)  # see testing.shutdown
     demo.freqrex_timing = timing  # the start-up timing of the models (None: none)
     return demo
 
 
+def _on_start(demo, cb: Callbacks, loop) -> None:
+    """On the server's loop, at its first request: joins admitted one at a time and fairly,
+    and the sweep of explanations nobody listens for."""
+    limits = demo.freqrex_limits
+    admit_joins(demo, limits.trusted_proxies, limits.events_per_visitor)
+    demo.freqrex_sweep = loop.create_task(cb.sweep())
+
+
 def launch_options(limits: Limits | None = None, host: str | None = None,
-                   port: int | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``Blocks.launch``: limits, theme, CSS, allowed paths."""
-    limits = limits or get_limits()
+                   port: int | None = None, *, demo: gr.Blocks | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``Blocks.launch``: limits, theme, CSS, allowed paths, and the
+    gate in front of every route (:class:`~freqrex_app.app.guard.Gate`, given the ``demo``
+    that :func:`build_app` made); the app's log goes to stderr (:func:`~.logs.setup_log`).
+
+    The app decides whose ``X-Forwarded-For`` to believe (``FREQREX_TRUSTED_PROXIES``), so
+    uvicorn is told to believe none (``FORWARDED_ALLOW_IPS``, which by default trusts any
+    loopback client to name itself)."""
+    import os
+
+    from starlette.middleware import Middleware
+
+    limits = limits or (demo.freqrex_limits if demo is not None else get_limits())
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
+    setup_log()
     opts: dict[str, Any] = dict(max_file_size=limits.max_file_size, theme=THEME, css=CSS,
                                 allowed_paths=[str(ASSETS), str(limits.cache)],
                                 footer_links=["api"], show_error=True,
                                 enable_monitoring=False)  # no /monitoring dashboard or summary
+    if demo is not None:
+        opts["app_kwargs"] = {"middleware": [Middleware(
+            Gate, limits=limits, listeners=demo.freqrex_listeners,
+            on_start=demo.freqrex_start)]}
     if host is not None:
         opts["server_name"] = host
     if port is not None:
@@ -149,4 +179,5 @@ def launch_options(limits: Limits | None = None, host: str | None = None,
 def launch(host: str = "127.0.0.1", port: int = 7860, **kwargs: Any):
     """Build and serve the app (blocking), as ``freqrex app`` does."""
     demo = build_app()
-    return demo.launch(**{**launch_options(demo.freqrex_limits, host, port), **kwargs})
+    return demo.launch(**{**launch_options(demo.freqrex_limits, host, port, demo=demo),
+                          **kwargs})

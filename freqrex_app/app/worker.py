@@ -1,5 +1,6 @@
-"""The playground's worker, shared by the page and the API: one ticket per session (at most one
-explanation running or waiting each), the order of the line and honest waits, cancellation from
+"""The playground's worker, shared by the page and the API: one ticket per visitor (at most one
+explanation running or waiting each, a visitor being a client address: :mod:`visitors`), a line
+of bounded length claimed atomically, the order of the line and honest waits, cancellation from
 every path (the Cancel button, a closed page, a client's cancel), the engine's slots, and a
 record of every job. No Gradio: the app tells it about sessions and events.
 
@@ -17,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
-from .format import fmt_seconds
+from .format import fmt_seconds, short
 from .jobs import Cancelled, JobError
 from .speed import SPEED, JobPlan
 
@@ -34,17 +35,18 @@ CLAIM_GRACE_S = 5.0
 
 
 class Busy(JobError):
-    """This session already has an explanation running or waiting."""
+    """This visitor already has an explanation running or waiting, or the line is full."""
 
 
 @dataclass
 class Ticket:
-    """One explanation of one session, from its request to its end."""
+    """One explanation of one visitor (from one session), from its request to its end."""
 
     session: str
     model_id: str
     calls: int
     duration: float
+    visitor: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     state: str = WAITING
     claimed_at: float = field(default_factory=time.time)
@@ -118,7 +120,8 @@ class Ticket:
         return None if left is None else max(1.0, left)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "session": self.session, "state": self.state,
+        return {"id": self.id, "session": self.session, "visitor": self.visitor,
+                "state": self.state,
                 "model": self.model_id, "calls": self.calls, "duration": self.duration,
                 "claimed_at": self.claimed_at, "started_at": self.started_at,
                 "ended_at": self.ended_at, "cancel_requested_at": self.cancel_requested_at,
@@ -128,58 +131,82 @@ class Ticket:
 
 
 class Board:
-    """The tickets of one app: claimed (waiting or running), and the record of ended ones."""
+    """The tickets of one app: claimed (waiting or running), and the record of ended ones.
+    At most ``concurrency + queue_size`` tickets are in play at once (claimed under one lock:
+    concurrent requests cannot overshoot)."""
 
-    def __init__(self, concurrency: int = 1, history: int = 500):
+    def __init__(self, concurrency: int = 1, history: int = 500, queue_size: int | None = None):
         self.concurrency = max(1, int(concurrency))
+        self.queue_size = None if queue_size is None else max(0, int(queue_size))
         self._slots = threading.BoundedSemaphore(self.concurrency)
         self._lock = threading.Lock()
-        self._active: dict[str, Ticket] = {}  # session -> its current ticket
+        self._active: dict[str, Ticket] = {}  # visitor -> its current ticket
         self._stopping: list[Ticket] = []  # cancelled, still running: they hold a slot
         self.history: deque[Ticket] = deque(maxlen=history)
 
-    # ---------------------------------------------------------------- sessions
+    # ---------------------------------------------------------------- visitors
 
-    def busy_message(self, session: str) -> str | None:
-        """Why ``session`` may not start another explanation now (None: it may)."""
-        with self._lock:
-            t = self._active.get(session)
+    @staticmethod
+    def _busy(t: Ticket | None) -> str | None:  # under self._lock
         if t is None or t.cancelled or t.ended:
             return None
         what = "is running" if t.state == RUNNING else "is waiting in line"
         return (f"Your explanation {what}: one at a time per visitor. Wait for it, or press "
                 "Cancel, then try again.")
 
-    def claim(self, session: str, model_id: str, calls: int, duration: float,
-              *, pending: Callable[[str], bool] | None = None) -> Ticket:
-        """A new ticket for ``session``; :class:`Busy` when it already has one in play.
-        ``pending(session)`` (from the app's queue) lets claims that never queued expire."""
-        self.forget_lost(pending)
-        message = self.busy_message(session)
-        if message is not None:
-            raise Busy(message)
-        ticket = Ticket(session=session, model_id=model_id, calls=int(calls),
-                        duration=float(duration))
+    def busy_message(self, visitor: str) -> str | None:
+        """Why ``visitor`` may not start another explanation now (None: it may)."""
         with self._lock:
-            old = self._active.get(session)
+            return self._busy(self._active.get(visitor))
+
+    def claim(self, visitor: str, model_id: str, calls: int, duration: float,
+              *, session: str | None = None,
+              pending: Callable[[str], bool] | None = None) -> Ticket:
+        """A new ticket for ``visitor`` (from ``session``); :class:`Busy` when the visitor
+        already has one in play or the line is full. ``pending(visitor)`` (from the app's
+        queue) lets claims that never queued expire."""
+        self.forget_lost(pending)
+        ticket = Ticket(session=session or visitor, model_id=model_id, calls=int(calls),
+                        duration=float(duration), visitor=visitor)
+        with self._lock:  # the check and the claim in one step
+            old = self._active.get(visitor)
+            message = self._busy(old)
+            if message is not None:
+                raise Busy(message)
+            if self.queue_size is not None:
+                in_play = sum(1 for t in self._active.values() if not t.ended and not t.cancelled)
+                if in_play >= self.concurrency + self.queue_size:
+                    raise Busy(f"The line is full ({self.queue_size} waiting): try again in a "
+                               "few minutes.")
             if old is not None and not old.ended:  # cancelled: it stops, or never starts
                 if old.state == WAITING:
                     self._end(old, CANCELLED)
                 else:
                     self._stopping.append(old)
-            self._active[session] = ticket
+            self._active[visitor] = ticket
         return ticket
 
-    def ticket(self, session: str) -> Ticket | None:
-        """The session's current ticket (waiting or running), if any."""
+    def ticket(self, visitor: str) -> Ticket | None:
+        """The visitor's current ticket (waiting or running), if any."""
         with self._lock:
-            t = self._active.get(session)
+            t = self._active.get(visitor)
         return None if t is None or t.ended else t
 
-    def cancel(self, session: str, reason: str) -> Ticket | None:
-        """Stop the session's explanation, waiting or running (None: it had none)."""
+    def of_session(self, session: str) -> Ticket | None:
+        """The current ticket claimed from ``session``, if any."""
         with self._lock:
-            t = self._active.get(session)
+            return next((t for t in self._active.values()
+                         if t.session == session and not t.ended), None)
+
+    def cancel(self, visitor: str | None, reason: str, *, session: str | None = None
+               ) -> Ticket | None:
+        """Stop the explanation of ``visitor`` (or the one claimed from ``session``), waiting or
+        running (None: there was none)."""
+        if visitor is not None:
+            with self._lock:
+                t = self._active.get(visitor)
+        else:
+            t = self.of_session(session or "")
         if t is None or not t.cancel(reason):
             return None
         if t.state == WAITING:  # it will not start; its request, if it comes, ends at once
@@ -195,7 +222,7 @@ class Board:
         with self._lock:
             lost = [t for t in self._active.values()
                     if t.state == WAITING and now - t.claimed_at > CLAIM_GRACE_S
-                    and not pending(t.session)]
+                    and not pending(t.visitor)]
             for t in lost:
                 t.reason = "its request never reached the queue"
                 self._end(t, FAILED)
@@ -228,6 +255,9 @@ class Board:
             with self._lock:
                 ticket.state = RUNNING
                 ticket.started_at = time.time()
+            log.info("job %s start: visitor %s, %s, %d model calls on %.1f s, waited %.1f s",
+                     ticket.id, ticket.visitor, ticket.model_id, ticket.calls, ticket.duration,
+                     ticket.started_at - ticket.claimed_at)
             result = work(should_stop)
         except Cancelled:
             ticket.cancel(ticket.reason or "cancelled")
@@ -259,12 +289,12 @@ class Board:
         waiting = sorted((t for t in tickets if t.state == WAITING), key=lambda t: t.claimed_at)
         return stopping + running + waiting
 
-    def status(self, session: str, pending: Callable[[str], bool] | None = None) -> str:
-        """One or two lines for ``session``: its place in line and an estimate of the wait,
+    def status(self, visitor: str, pending: Callable[[str], bool] | None = None) -> str:
+        """One or two lines for ``visitor``: its place in line and an estimate of the wait,
         or its progress (empty when it has nothing in play)."""
         now = time.time()
         line = self.line(pending)
-        mine = next((t for t in line if t.session == session and not t.cancelled), None)
+        mine = next((t for t in line if t.visitor == visitor and not t.cancelled), None)
         if mine is None:
             return ""
         if mine.state == RUNNING:
@@ -294,23 +324,27 @@ class Board:
             return
         ticket.state = state
         ticket.ended_at = time.time()
-        if self._active.get(ticket.session) is ticket:
-            del self._active[ticket.session]
+        if self._active.get(ticket.visitor) is ticket:
+            del self._active[ticket.visitor]
         if ticket in self._stopping:
             self._stopping.remove(ticket)
         self.history.append(ticket)
+        # one line per job: how it ended, its calls and seconds, and a cancel's stopping time
+        ran = 0.0 if ticket.started_at is None else ticket.ended_at - ticket.started_at
         stop = ("" if ticket.stop_seconds is None else
-                f"; stopped {ticket.stop_seconds:.2f} s after the request, "
+                f", cancelled: stopped {ticket.stop_seconds:.2f} s after the request, "
                 f"{ticket.queries_after_cancel} model calls after it")
-        log.info("job %s %s%s after %d model calls%s (session %s)", ticket.id, state,
-                 f" ({ticket.reason})" if ticket.reason else "", ticket.queries, stop,
-                 ticket.session[:8])
+        log.info("job %s end: %s%s, %d model calls, %.1f s running, %.1f s in all%s "
+                 "(visitor %s, session %s)", ticket.id, state,
+                 f" ({short(ticket.reason, 120)})" if ticket.reason else "", ticket.queries, ran,
+                 ticket.ended_at - ticket.claimed_at, stop, ticket.visitor,
+                 short(ticket.session, 100)[:8])
 
-    def record(self, session: str | None = None) -> list[dict[str, Any]]:
-        """Ended tickets, oldest first (of one session when given)."""
+    def record(self, visitor: str | None = None) -> list[dict[str, Any]]:
+        """Ended tickets, oldest first (of one visitor when given)."""
         with self._lock:
             items = list(self.history)
-        return [t.to_dict() for t in items if session is None or t.session == session]
+        return [t.to_dict() for t in items if visitor is None or t.visitor == visitor]
 
 
 def _wait(busy: list[float], workers: int) -> float:

@@ -437,7 +437,9 @@ def _load_file(path: Path, sample_rate: int, start: float, duration: float | Non
             # pre-roll early, and the pre-roll is dropped.
             mp3 = fmt == "MP3"
             skip = min(first - pre, _MP3_PREROLL) if mp3 else 0
-            block_frames = skip + want if mp3 else _BLOCK_FRAMES
+            # a block holds about _BLOCK_FRAMES mono frames' worth of samples, whatever the
+            # channels (a 255-channel file must not cost 255 times the memory)
+            block_frames = skip + want if mp3 else max(4096, _BLOCK_FRAMES // channels)
             try:
                 if first - pre - skip > 0:
                     handle.seek(first - pre - skip)
