@@ -376,7 +376,7 @@ def start_server(tmp: Path, args) -> tuple[subprocess.Popen, str, Path]:
 
 
 JOB_END = re.compile(r"^(\S+ \S+) \w+ job (\w+) end: (\w+)(?: \(([^)]*)\))?, (\d+) model calls, "
-                     r"([\d.]+) s running, [\d.]+ s in all.*\(visitor ([^,]+), session ([\w-]*)\)",
+                     r"([\d.]+) s running, [\d.]+ s in all.*\(visitor=([^,]+), session=([\w-]*)\)",
                      re.M)
 
 

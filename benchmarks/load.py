@@ -272,7 +272,7 @@ RECORD = re.compile(r"job (?P<id>\w+) end: (?P<state>\w+)(?: \((?P<reason>.*?)\)
                     r"(?P<queries>\d+) model calls, [\d.]+ s running, [\d.]+ s in all"
                     r"(?:, cancelled: stopped (?P<stop>[\d.]+) s after the request, "
                     r"(?P<after>-?\d+) model calls after it)? "
-                    r"\(visitor [^,]+, session (?P<session>[\w-]+)\)")
+                    r"\(visitor=[^,]+, session=(?P<session>[\w-]+)\)")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
 
 

@@ -106,7 +106,7 @@ def test_estimates_before_and_during_a_job_are_within_a_factor_of_1_5(server):
         running = [t for t in board.line() if t.state == RUNNING and t.model_id == SLOW]
         if running and running[0].queries >= 0.4 * BUDGET and during is None:
             t = running[0]
-            status = board.status(t.session)
+            status = board.status(t.visitor)
             during = time.time() - t.started_at + _seconds(status, "left")
         time.sleep(0.1)
     d, _, _ = job.result(timeout=60)

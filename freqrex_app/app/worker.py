@@ -335,7 +335,7 @@ class Board:
                 f", cancelled: stopped {ticket.stop_seconds:.2f} s after the request, "
                 f"{ticket.queries_after_cancel} model calls after it")
         log.info("job %s end: %s%s, %d model calls, %.1f s running, %.1f s in all%s "
-                 "(visitor %s, session %s)", ticket.id, state,
+                 "(visitor=%s, session=%s)", ticket.id, state,
                  f" ({short(ticket.reason, 120)})" if ticket.reason else "", ticket.queries, ran,
                  ticket.ended_at - ticket.claimed_at, stop, ticket.visitor,
                  short(ticket.session, 100)[:8])

@@ -35,12 +35,18 @@ from .prefix import bracket
 __all__ = ["GAINS", "STEPS", "MaskedWave", "GradientResult", "flip_margin", "margin_gradient",
            "energy_order", "gradient_flip"]
 
-#: Attenuation gains tried (0 = removal); 0.9 never flipped on real music.
-GAINS = (0.0, 0.5, 0.7, 0.8)
+#: Attenuation gains tried, in this order (0 = removal): the gentlest first, as the model's own
+#: flips on real music were mostly at 0.8, then 0.7 and 0.5, never removals; 0.9 never flipped.
+#: A later gain is searched only among the prefixes that would change less energy than the
+#: best flip so far.
+GAINS = (0.8, 0.7, 0.5, 0.0)
 #: Re-linearisation steps after the first search (2-8 dB on real music).
 STEPS = 3
 #: Bisection stops when the flipping prefix is known to this relative precision.
 RTOL = 0.02
+#: A gain is searched up to the prefix whose predicted change is this many times the best
+#: flip's (the STFT is not an orthogonal basis: the prediction is approximate).
+_SLACK = 1.5
 
 
 class MaskedWave:
@@ -143,7 +149,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
     best: Flip | None = None
     nearest: tuple[float, np.ndarray, float] | None = None  # (margin, index, gain) while none flipped
     trace: list[dict] = []
-    mask, drop_map, grads, margin = None, None, 0, 0.0
+    mask, drop_map, grads, margin, best_noise = None, None, 0, 0.0, np.inf
 
     def better(f: Flip, than: Flip | None) -> bool:
         if than is None:
@@ -168,17 +174,23 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
             if order.size == 0:
                 break
             predicted = np.cumsum(-grad[order])
+            removed = np.cumsum(energy[order])  # the energy each prefix takes out at gain 0
             improved = False
             for gain in (gains if best is None else (best.gain,)):
-                # the prefix whose linear prediction reaches the clip's margin, at this gain
-                reach = np.searchsorted((1.0 - gain) * predicted, margin) + 1
+                # the prefix whose linear prediction reaches the clip's margin, at this gain,
+                # among those that would change less energy than the best flip so far
+                reach = int(np.searchsorted((1.0 - gain) * predicted, margin)) + 1
+                hi = order.size if best is None else int(np.searchsorted(
+                    removed, _SLACK * best_noise / max(1.0 - gain, 1e-9) ** 2)) + 1
+                hi = min(hi, order.size)
                 tested: dict[int, Flip] = {}
-                k = bracket(lambda j: test(order, gain, j, tested), int(reach), order.size, RTOL)
+                k = bracket(lambda j: test(order, gain, j, tested), min(reach, hi), hi, RTOL)
                 trace.append({"step": step, "gain": float(gain), "n": k,
                               "tests": sorted(tested), "snr_db": None if k is None
                               else tested[k].snr_db})
                 if k is not None and better(tested[k], best):
                     best, improved = tested[k], True
+                    best_noise = float(np.sum((space.wave.astype(np.float64) - best.wave) ** 2))
                 if best is None:
                     for j, f in tested.items():
                         m = float(flip_margin(torch.as_tensor(f.scores), decision))
