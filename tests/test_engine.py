@@ -9,7 +9,7 @@ import soundfile as sf
 
 import freqrex_app as fx
 from freqrex_app.engine.prefix import shortest_prefix
-from freqrex_app.engine.search import part_responsibility, smallest_passing
+from freqrex_app.engine.search import part_responsibility
 from freqrex_app.engine.spaces import FrequencySpace, StftSpace
 from planted import SR, Planted, hz_to_bin, tone_clip
 
@@ -36,13 +36,6 @@ def test_part_responsibility_disjunction_and_conjunction():
     assert either.tolist() == [0.5, 0.5, 0.0, 0.0]  # one other part must go first
     both = part_responsibility(_passes(lambda s: s & 0b11 == 0b11), 4)
     assert both.tolist() == [1.0, 1.0, 0.0, 0.0]
-
-
-def test_smallest_passing_prefers_fewest_features_then_score():
-    passes = _passes(lambda s: bool(s & 0b0110))
-    assert smallest_passing(passes, [10, 5, 3, 1], np.arange(16.0)) == 0b0100
-    assert smallest_passing(passes, [10, 4, 4, 1], np.arange(16.0)) == 0b0100  # higher score
-    assert smallest_passing(_passes(lambda s: s == 15), [1, 1, 1, 1], np.zeros(16)) == 15
 
 
 def test_shortest_prefix_gallops_and_bisects_each_value_once():
@@ -111,14 +104,6 @@ def test_either_of_two_tones_suffices():
     assert set(exp.sufficient.index) < bins(440, 1000)        # one of them keeps the label
     assert set(exp.necessary.index) == bins(440, 1000)
     _check_sets(exp, model, x)
-
-
-def test_the_spec_descent_alone_misses_the_second_sufficient_tone():
-    """Why the default descent is 'both' (README): the SPEC's method, measured on the same case."""
-    x, model = tone_clip(tones=((440, 0.2), (1000, 0.3), (2500, 0.3))), Planted("any", (440.0, 1000.0))
-    spec = fx.explain(x, model, budget=1000, seed=0, stft=False, descend="sufficient", verify=0)
-    assert int(spec.ranking[0]) in bins(440, 1000)
-    assert set(spec.ranking[:2].tolist()) != bins(440, 1000)  # a neighbour outranks the other
 
 
 def test_both_tones_are_required():
@@ -318,12 +303,14 @@ def test_a_small_budget_still_pays_for_the_five_flips(budget):
 
 def test_mutants_are_batched_across_nodes_and_iterations():
     model = Planted("all", (440.0, 1000.0))
-    exp = fx.explain(tone_clip(), model, budget=600, seed=0, stft=False, batch_size=32)
-    search_calls = model.batch_sizes[1:1 + exp.search["frequency"]["nodes"]]
+    exp = fx.explain(tone_clip(), model, budget=2000, seed=0, stft=False, batch_size=32)
+    assert exp.search["frequency"]["iterations"] >= 2
     assert max(model.batch_sizes) <= 32
-    assert model.batch_sizes[1] == 30  # the first call: the roots of two iterations (15 each)
+    assert model.batch_sizes[1] == 6  # the first call: the roots of two iterations (3 each)
     assert sum(model.batch_sizes[1:]) == exp.queries - 1
-    assert len(search_calls) and np.mean(search_calls) > 15
+    # the nodes of both causes (two paths per iteration) share calls
+    search_calls = model.batch_sizes[1:1 + exp.search["frequency"]["nodes"]]
+    assert len(search_calls) and max(search_calls) >= 12
 
 
 def test_progress_is_monotone_and_can_cancel():
@@ -363,11 +350,15 @@ def test_partial_shows_the_map_growing_then_each_stage_and_spends_no_query():
     assert ({k: v for k, v in exp.to_dict().items() if k not in timing}
             == {k: v for k, v in plain.to_dict().items() if k not in timing})
 
-    # during the search: the map as it stands, growing, before the flips and the sets
+    # during the search: the map as it stands, refined call by call (finer parts replace the
+    # coarse ones they were cut from), before the flips and the sets
     searching = [p for p in seen if not p.flips]
     assert len(searching) >= 3 and all(a is b for a, b in zip(seen, searching))
-    totals = [float(p.responsibility.sum()) for p in searching]
-    assert totals == sorted(totals) and 0 < totals[0] < totals[-1]
+    assert all(0.0 <= p.responsibility.min() and p.responsibility.max() <= 1.0 for p in searching)
+    assert searching[0].responsibility.max() > 0
+    changed = [not np.array_equal(a.responsibility, b.responsibility)
+               for a, b in zip(searching, searching[1:])]
+    assert sum(changed) >= 3, changed
     assert all(p.quiet_flip is None and p.stft_flip is None and p.sufficient is None
                for p in searching)
     assert all(p.ranking.shape == p.responsibility.shape == exp.responsibility.shape
@@ -413,8 +404,8 @@ def test_bad_inputs_give_clear_errors():
         fx.explain(tone_clip(), object())
     with pytest.raises(ValueError, match="budget"):
         fx.explain(tone_clip(), model, budget=0)
-    with pytest.raises(ValueError, match="descend"):
-        fx.explain(tone_clip(), model, descend="sideways")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'descend'"):
+        fx.explain(tone_clip(), model, descend="both")  # the descent modes are gone
     with pytest.raises(ValueError, match="quiet_share"):
         fx.explain(tone_clip(), model, quiet_share=1.5)
     with pytest.raises(ValueError, match="contrast"):
