@@ -23,6 +23,7 @@ from typing import Any, Callable
 from .format import one_line
 from ..models.patches import has_patches
 from .limits import Limits
+from .listening import outcome
 
 log = logging.getLogger("freqrex.app")
 
@@ -649,6 +650,7 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
         unit = f"STFT cells {f.change}"
     if size == 1:
         unit = unit.replace("bins", "bin").replace("cells", "cell")
+    changed, outcome_words = outcome(exp, name, label)
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,
             "confidence": float(conf), "snr_db": _snr(exp, waves[name]), "size": int(size),
-            "unit": unit, "changed": label != exp.label}
+            "unit": unit, "changed": changed, "outcome": outcome_words}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["PEAK", "LISTENING_FILE", "LeadFlip", "Audible", "lead_flip", "lead_candidates",
-           "write_audible", "read_audible", "FEW_TONES"]
+           "write_audible", "read_audible", "FEW_TONES", "KEPT", "outcome"]
 
 #: Peak of an amplified sound (full scale is 1).
 PEAK = 0.5
@@ -25,6 +25,27 @@ PEAK = 0.5
 LISTENING_FILE = "listening.json"
 #: A sufficient set at most this many bins is named tone by tone.
 FEW_TONES = 12
+
+
+#: The outputs that keep a set of bins (the decision holds on them); the others remove or change.
+KEPT = ("sufficient", "necessary_kept", "complete")
+
+
+def outcome(exp, name: str, label: str) -> tuple[bool, str]:
+    """Whether the sound ``name`` (classified as ``label``) changes the decision, and the word
+    for the table. Without a foil: another top-1 label is a change. With a foil the question
+    is "why X and not Y?": a change is Y on top; a kept set is verified to keep X ahead of Y,
+    whatever its top-1 (a third label is reported as such, never as a change)."""
+    foil = exp.contrast
+    if foil is None:
+        return (label != exp.label), ("changed" if label != exp.label else "same")
+    if label == exp.label:
+        return False, "same"
+    if name in KEPT:
+        return False, f"{exp.label} still ahead of {foil}"
+    if label == foil:
+        return True, f"changed: {foil} wins"
+    return False, f"{foil} does not win"
 
 
 @dataclass(frozen=True)
@@ -55,8 +76,11 @@ class Audible:
 
 
 def lead_candidates(exp) -> list[LeadFlip]:
-    """Every verified flip of ``exp`` (the changed waveform classifies as another label, or as
-    the foil with a contrast), highest SNR first."""
+    """Every verified change of the decision in ``exp``, highest SNR first: the flips, and the
+    removal of the sufficient-and-necessary set (its sound is a flip too). A change is another
+    top-1 label, or with a contrast the foil on top (:func:`outcome`)."""
+    from ..engine.manipulations import snr_db
+
     out: list[LeadFlip] = []
     named = [("quiet_flip", exp.quiet_flip, "frequency bins"),
              ("stft_flip", exp.stft_flip, "time-frequency cells")]
@@ -66,13 +90,20 @@ def lead_candidates(exp) -> list[LeadFlip]:
             continue
         out.append(LeadFlip(name, exp.labels[f.label], float(f.confidence), float(f.snr_db),
                             int(f.k), unit, float(getattr(f, "gain", 0.0))))
+    n = exp.necessary
+    if n is not None and outcome(exp, "necessary_removed", exp.labels[n.label_removed])[0]:
+        snr = snr_db(exp.audio.samples, n.wave_removed)
+        if math.isfinite(snr):
+            out.append(LeadFlip("necessary_removed", exp.labels[n.label_removed],
+                                float(n.confidence_removed), float(snr), int(n.index.size),
+                                "frequency bins", 0.0))
     out.sort(key=lambda c: -c.snr_db)
     return out
 
 
 def lead_flip(exp) -> LeadFlip | None:
-    """The least audible verified flip: the higher-SNR of the quiet flip and the STFT flip
-    (a flip-k that is quieter still wins too); None when nothing flipped."""
+    """The least audible verified change of the decision (:func:`lead_candidates`); None when
+    nothing changed it."""
     found = lead_candidates(exp)
     return found[0] if found else None
 

@@ -88,18 +88,28 @@ def _db(value: float | None) -> str:
     return "inf" if value is None else f"{value:.1f}"
 
 
-def _least_audible(d: dict) -> str:
-    """The headline: the quietest verified change of the decision, in either domain."""
-    found = [(f["snr_db"] if f["snr_db"] is not None else float("inf"), name, f)
-             for name, f in (("STFT flip", d["stft_flip"]), ("quiet flip", d["quiet_flip"]))
-             if f and f["flipped"]]
-    if not found:
-        return "no change of the faint content changed the decision within the budget"
-    snr, name, f = max(found, key=lambda t: t[0])
-    what = (f"{f['n_cells']} time-frequency cells" if "n_cells" in f else f"{f['n_bins']} frequencies")
-    how = "removing" if f["gain"] == 0 else f"attenuating to {f['gain']:.0%}"
-    return (f"least audible change: {how} {what}, {_db(f['snr_db'])} dB below the music, "
-            f"makes the model hear {f['label']} ({f['confidence']:.3f})  [{name}]")
+def _least_audible(exp) -> str:
+    """The headline: the quietest verified change of the decision (the flips and the removal
+    of the sufficient-and-necessary set; with a foil, only the foil on top is a change)."""
+    from ..app.listening import lead_flip
+
+    lead = lead_flip(exp)
+    if lead is None:
+        what = ("changed the decision" if exp.contrast is None else
+                f"made the model hear {exp.contrast} over {exp.label}")
+        return f"no change tried {what} within the budget"
+    what = f"{lead.k} {'time-frequency cells' if lead.unit.endswith('cells') else 'frequencies'}"
+    how = "removing" if lead.gain == 0 else f"attenuating to {lead.gain:.0%}"
+    return (f"least audible change: {how} {what}, {_db(lead.snr_db)} dB below the music, "
+            f"makes the model hear {lead.label} ({lead.confidence:.3f})  "
+            f"[{lead.name.replace('_', ' ')}]")
+
+
+def _kept_words(exp, s: dict) -> str:
+    """With a foil: what keeping a set verifies (the label ahead of the foil), and its top-1."""
+    top = s.get("label", s.get("label_kept"))
+    return (f"; keeps {exp.label} ahead of {exp.contrast}"
+            + (f" (top-1: {top})" if top != exp.label else ""))
 
 
 def _summary(exp, json_path: Path) -> str:
@@ -108,7 +118,7 @@ def _summary(exp, json_path: Path) -> str:
              + (f", and not {exp.contrast}" if exp.contrast else "")
              + f" after {exp.queries} model calls in {exp.seconds:.1f} s"
              + ("  (budget exhausted)" if exp.budget_exhausted else ""),
-             "  " + _least_audible(d)]
+             "  " + _least_audible(exp)]
     for key, what in (("quiet_flip", "bins"), ("stft_flip", "cells")):
         f = d[key]
         n = f and (f["n_cells"] if key == "stft_flip" else f["n_bins"])
@@ -124,7 +134,8 @@ def _summary(exp, json_path: Path) -> str:
         s = d[key]
         lines.append(f"  {key}: " + (f"{s['n_bins']} bins ({100 * s['fraction']:.4f}% of bins, "
                                      f"{100 * s['energy_fraction']:.2f}% of energy)" if s
-                                     else f"not found ({d['notes'].get(key, '')})"))
+                                     else f"not found ({d['notes'].get(key, '')})")
+                     + (_kept_words(exp, s) if s and exp.contrast else ""))
     lines.append(f"written to {json_path.parent}")
     return "\n".join(lines)
 
