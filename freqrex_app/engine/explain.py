@@ -53,8 +53,9 @@ class EngineConfig:
 
 def rank(responsibility: np.ndarray, magnitude: np.ndarray, effect: np.ndarray | None = None,
          width: np.ndarray | None = None, order: np.ndarray | None = None) -> np.ndarray:
-    """Features by responsibility, descending. Ties, when given: by ``width`` (how coarse the
-    measurement was, smaller first), by ``order`` (a measured joint-removal order, smaller
+    """Features by responsibility, descending; with ``width`` (how coarse each measurement
+    was: 1 is a feature measured alone, settled), the causes measured alone come first, then
+    the rest, each by responsibility. Ties, when given: by ``width`` (smaller first), by ``order`` (a measured joint-removal order, smaller
     first), by effect (the measured drop of the label's margin, larger first); then by
     magnitude (larger first), then index."""
     r = np.asarray(responsibility, dtype=np.float64).ravel()
@@ -62,7 +63,10 @@ def rank(responsibility: np.ndarray, magnitude: np.ndarray, effect: np.ndarray |
     for key, sign in ((effect, -1), (order, 1), (width, 1)):
         if key is not None:
             keys.append(sign * np.asarray(key, dtype=np.float64).ravel())
-    return np.lexsort((*keys, -r)).astype(np.int64)
+    keys.append(-r)
+    if width is not None:  # a cause measured alone before a part's unrefined estimate
+        keys.append(~((np.asarray(width).ravel() == 1) & (r > 0)))
+    return np.lexsort(keys).astype(np.int64)
 
 
 def _as_audio(audio: Audio | np.ndarray | str | Path, sample_rate: int) -> Audio:
@@ -183,7 +187,9 @@ class _Run:
             return math.inf, cfg.quiet_budget, cfg.quiet_budget, cfg.iterations or 4
         quiet = max(0.0, self.oracle.left - self._floor) * cfg.quiet_share
         stft = quiet * 0.55 if self.stft else 0.0
-        kept = self._floor + min(self._verify_cost(), self.budget // 3)
+        # the single-bin check may take a third of the budget, less what the search needs to
+        # start (a few binary splits)
+        kept = self._floor + min(self._verify_cost(), max(0, self.budget // 3 - _SEARCH_MIN))
         search = max(0.0, self.oracle.left - kept - quiet)
         iterations = cfg.iterations or int(np.clip(search // 400, 1, 16))
         return search, quiet - stft, stft, iterations
@@ -343,14 +349,14 @@ class _Run:
         S is the bins of ``flipping`` each of which is needed (the others removed without it
         keep the decision); when S is smaller, its own removal is checked to change the
         decision and S less any one bin to keep it. Then every bin of S has degree 1/|S|,
-        with W the rest of S. At most 2 |flipping| + 1 calls; none when they would eat into
-        the queries kept for the flips and sets.
+        with W the rest of S. At most 2 |flipping| + 1 calls, which may take up to half of the
+        queries kept for the flips and sets (none when that is not enough).
         """
         def changed(sets: list[list[int]]) -> np.ndarray:
             out = self.oracle.classify(np.stack([space.remove(np.array(b)) for b in sets]))
             return decision.changed(out.scores)
 
-        if self.oracle.left - (2 * len(flipping) + 1) < self._floor:
+        if self.oracle.left - (2 * len(flipping) + 1) < self._floor // 2:
             return {}
         without = changed([[c for c in flipping if c != b] for b in flipping])
         needed = [b for b, ch in zip(flipping, without) if not ch]
@@ -415,6 +421,7 @@ class _Run:
 
 
 _VERIFY_LOUDEST = 8   # the loudest bins tested one by one beside the top-ranked ones
+_SEARCH_MIN = 9       # queries the search keeps from the single-bin check: 3 binary splits
 _REFINE_POOL = 10     # the greedy refinement chooses among this many tested bins
 _NO_QUIET_FLIP = "no change the search tried flipped the decision within the budget"
 

@@ -164,7 +164,7 @@ def responsibility_search(space, oracle: Oracle, decision: Decision, *, seed: in
         return started < iterations or (extend and math.isfinite(budget))
 
     while True:
-        while len(active) < parallel and may_start() and room() >= 15:
+        while len(active) < parallel and may_start() and room() >= 3:  # a root: 3 mutants
             active.append(_Iteration(np.random.default_rng([seed, started]),
                                      [_Node((-1.0, 0, next(counter)), (), space.root, 0, margin=root_margin)],
                                      share))
