@@ -29,7 +29,8 @@ def hz_to_bin(hz: float, n: int) -> int:
 class Planted:
     """'yes' when the rule over per-frequency amplitudes holds; ``rule`` is 'one', 'any', 'all',
     'sum' (their total above the threshold), 'pair+sum' (the geometric mean of the first two,
-    a cue that either one removes, plus the rest) or 'band' (total amplitude in [lo, hi) Hz)."""
+    a cue that either one removes, plus the rest), 'ab|c' (the first two both present, or the
+    third) or 'band' (total amplitude in [lo, hi) Hz)."""
 
     sample_rate = SR
     labels = ["no", "yes"]
@@ -59,7 +60,12 @@ class Planted:
         self.waves += waves.shape[0]
         self.batch_sizes.append(waves.shape[0])
         present = self.amplitudes(waves) > self.threshold
-        yes = present.any(axis=1) if self.rule == "any" else present.all(axis=1)
+        if self.rule == "any":
+            yes = present.any(axis=1)
+        elif self.rule == "ab|c":
+            yes = present[:, :2].all(axis=1) | present[:, 2]
+        else:
+            yes = present.all(axis=1)
         margin = np.abs(self.amplitudes(waves) - self.threshold).min(axis=1)
         p = np.where(yes, 0.6 + 0.39 * np.tanh(margin * 20), 0.4 - 0.39 * np.tanh(margin * 20))
         return np.stack([1 - p, p], axis=1).astype(np.float32)

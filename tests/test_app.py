@@ -307,7 +307,8 @@ def _page_explain(url: str, demo, clip: Path, **inputs) -> list[tuple[str, list]
         up.raise_for_status()
         audio = {"path": up.json()[0], "orig_name": clip.name, "meta": {"_type": "gradio.FileData"}}
         data = [audio, inputs.get("model", MODEL), "", "genres", inputs["start"],
-                inputs["duration"], inputs["preset"], inputs["seed"], inputs["stft"], "", ""]
+                inputs["duration"], inputs["preset"], inputs["seed"], inputs["stft"],
+                inputs.get("foil", ""), ""]
         with http.stream("GET", api + f"heartbeat/{session}"):
             r = http.post(api + "queue/join", json={"data": data, "fn_index": fn,
                                                      "session_hash": session,
@@ -444,3 +445,92 @@ def test_the_newest_partial_is_shown_and_one_that_fails_to_render_is_skipped():
     for values in shown:
         assert len(values) == _N_RESULTS + 1
         assert values[0]["visible"] is False and values[1]["visible"] is True
+
+
+def _file(value) -> Path:
+    return Path(value["path"] if isinstance(value, dict) else value)
+
+
+def _table(value) -> list[list]:
+    return value["data"] if isinstance(value, dict) else value
+
+
+@pytest.mark.slow
+def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(app, model, tmp_path):
+    """Why electronic and not chillout, at the quick budget, driven through the page: the
+    headline, the sufficient set's words, the facts and every row of the table are checked
+    against the zip the page offers (its JSON, and its WAVs re-classified)."""
+    from freqrex_app.app.jobs import PERTURBATION_NAMES
+    from freqrex_app.app.render import RESULT_KEYS
+    from freqrex_app.engine.manipulations import snr_db
+
+    url, demo = app
+    foil = "chillout"
+    updates = _page_explain(url, demo, CLIP, start=2.0, duration=3.0, preset="quick", seed=0,
+                            stft=False, foil=foil)
+    assert updates[-1][0] == "completed"
+    page = dict(zip([*RESULT_KEYS, *PERTURBATION_NAMES, "estimate"], updates[-1][1]))
+    with zipfile.ZipFile(_file(page["zip_file"])) as zf:
+        zf.extractall(tmp_path)
+    [folder] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    d = json.loads((folder / "explanation.json").read_text())
+    label = d["label"]
+    assert d["contrast"] == foil and label != foil
+    li, fi = model.labels.index(label), model.labels.index(foil)
+
+    def heard(wav: str) -> np.ndarray:
+        return np.asarray(model.predict(_wav(folder, wav)[None]))[0]
+
+    original = _wav(folder, "original.wav")
+    # every sound in the zip that makes the foil win: the headline takes the least audible
+    sounds = {"necessary_removed": (d["necessary"] or {}).get("audio_removed"),
+              "quiet_flip": (d["quiet_flip"] or {}).get("audio"),
+              **{f"flip_{f['k']}": f["audio"] for f in d["flips"]}}
+    wins = {n: snr_db(original, _wav(folder, w)) for n, w in sounds.items()
+            if w and int(heard(w).argmax()) == fi}
+    lead = page["lead_md"]
+    expected = (f"makes the model hear **{foil}** and not {label}" if wins else
+                f"Nothing this budget tried makes the model hear {foil} over {label}")
+    assert expected in lead, lead
+    best = max(wins.values(), default=None)
+    assert best is None or f"SNR {best:.1f} dB" in lead
+
+    # the sufficient set keeps the label ahead of the foil, and names the kept sound's top-1
+    scores = heard(d["sufficient"]["audio"])
+    top = model.labels[int(scores.argmax())]
+    assert scores[li] > scores[fi] and top == d["sufficient"]["label"]
+    words = page["suff_md"]
+    assert f"still prefer {label} over {foil}" in words and f"keeps {label} ahead of {foil}" in words
+    assert (f"its top label is {top}" + (" too" if top == label else ", a third label")) in words
+
+    # the facts: the first flip-k that flips makes the foil win
+    first = next((f for f in d["flips"] if f["flipped"]), None)
+    assert (first is None) == ("Removing the top" not in page["facts"])
+    assert first is None or int(heard(first["audio"]).argmax()) == fi
+
+    # every row of the table answers "why label and not foil"
+    kept = {"Sufficient": d["sufficient"]["audio"],
+            "Necessary kept": (d["necessary"] or {}).get("audio_kept"),
+            "Complete": (d["complete"] or {}).get("audio")}
+    changed = {"Necessary removed": sounds["necessary_removed"],
+               "Quiet flip": sounds["quiet_flip"],
+               **{f"Flip-{f['k']}": f["audio"] for f in d["flips"]}}
+    rows = {r[0]: r for r in _table(page["pert_df"])}
+    checked = 0
+    for title, wav in {**kept, **changed}.items():
+        if not wav:
+            assert rows[title][5] not in ("same",) and rows[title][2] == "-"
+            continue
+        s = heard(wav)
+        got = model.labels[int(s.argmax())]
+        assert rows[title][2] == got
+        if title in kept:
+            assert s[li] > s[fi]
+            want = "same" if got == label else f"{label} still ahead of {foil}"
+        else:
+            want = ("changed: " + foil + " wins" if got == foil else
+                    "same" if got == label else f"{foil} does not win")
+        assert rows[title][5] == want, (title, rows[title])
+        checked += 1
+    assert checked >= 6  # the sufficient set and flip-1..5 at least
+    print(lead, words, sep="\n")

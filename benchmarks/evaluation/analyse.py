@@ -6,7 +6,7 @@ For each evaluation folder: flip@k per method, the search's resolution (finest p
 depth reached by the frequency and STFT searches, from each explanation.json), the queries
 left for each stage, the top-1 margins, |SN| as a count of bins, and the STFT flip's SNR.
 When several folders share clips, the paired comparison on the shared clips is printed
-(e.g. ``--descend sufficient`` against the default). ``--removal`` adds the rows of
+(e.g. ``--fill 0.5`` against the default). ``--removal`` adds the rows of
 ``removal_search.py``.
 """
 from __future__ import annotations

@@ -59,7 +59,6 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=150, help="queries of the search")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--descend", default="sufficient")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     out = Path(a.out)
@@ -81,14 +80,14 @@ def main() -> None:
         space = FrequencySpace(x, model.sample_rate)
         oracle = Oracle(wrapped, a.budget)
         row = {"clip": name, "label": model.labels[target], "confidence": conf,
-               "budget": a.budget, "descend": a.descend, "duration": a.duration}
+               "budget": a.budget, "duration": a.duration}
         if wrapped.predict(x[None])[0].argmax() != 1:  # x - x: everything removed
             row["note"] = "removing everything keeps the label: no removal search"
             ranking = rank(np.zeros(space.n_features), space.magnitude)
             found = None
         else:
             found = responsibility_search(space, oracle, 1, seed=a.seed, budget=a.budget,
-                                          iterations=1, extend=True, descend=a.descend)
+                                          iterations=1, extend=True)
             ranking = rank(found.responsibility, space.magnitude)
         flips = flip_k(space, real, ranking, target)
         for f in flips:

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from .format import one_line, short
 from ..models.patches import has_patches
 from .limits import Limits
+from .listening import outcome
 from .speed import SPEED
 
 log = logging.getLogger("freqrex.app")
@@ -655,7 +656,8 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
     if size == 1:
         unit = unit.replace("bins", "bin").replace("cells", "cell")
     heard = exp.audibility.get(name)
+    changed, outcome_words = outcome(exp, name, label)
     return {"name": name, "title": PERTURBATION_NAMES[name], "label": label,
             "confidence": float(conf), "snr_db": _snr(exp, waves[name]), "size": int(size),
-            "unit": unit, "changed": label != exp.label, "mos": heard and heard.mos,
-            "zimtohrli": heard and heard.zimtohrli}
+            "unit": unit, "changed": changed, "outcome": outcome_words,
+            "mos": heard and heard.mos, "zimtohrli": heard and heard.zimtohrli}

@@ -19,7 +19,7 @@ import numpy as np
 from ..audio.hearing import Audibility
 
 __all__ = ["PEAK", "LISTENING_FILE", "LeadFlip", "Audible", "lead_flip", "lead_candidates",
-           "write_audible", "read_audible", "FEW_TONES"]
+           "write_audible", "read_audible", "FEW_TONES", "KEPT", "outcome"]
 
 #: Peak of an amplified sound (full scale is 1).
 PEAK = 0.5
@@ -27,6 +27,27 @@ PEAK = 0.5
 LISTENING_FILE = "listening.json"
 #: A sufficient set at most this many bins is named tone by tone.
 FEW_TONES = 12
+
+
+#: The outputs that keep a set of bins (the decision holds on them); the others remove or change.
+KEPT = ("sufficient", "necessary_kept", "complete")
+
+
+def outcome(exp, name: str, label: str) -> tuple[bool, str]:
+    """Whether the sound ``name`` (classified as ``label``) changes the decision, and the word
+    for the table. Without a foil: another top-1 label is a change. With a foil the question
+    is "why X and not Y?": a change is Y on top; a kept set is verified to keep X ahead of Y,
+    whatever its top-1 (a third label is reported as such, never as a change)."""
+    foil = exp.contrast
+    if foil is None:
+        return (label != exp.label), ("changed" if label != exp.label else "same")
+    if label == exp.label:
+        return False, "same"
+    if name in KEPT:
+        return False, f"{exp.label} still ahead of {foil}"
+    if label == foil:
+        return True, f"changed: {foil} wins"
+    return False, f"{foil} does not win"
 
 
 @dataclass(frozen=True)
@@ -65,8 +86,8 @@ class Audible:
 
 
 def lead_candidates(exp) -> list[LeadFlip]:
-    """Every verified flip of ``exp`` (the changed waveform classifies as another label, or as
-    the foil with a contrast), the least audible first (``Explanation.verified_flips``)."""
+    """Every verified change of the decision in ``exp`` (the flips, and the removal of the
+    sufficient-and-necessary set), the least audible first (``Explanation.verified_flips``)."""
     return [LeadFlip(name, exp.labels[f.label], float(f.confidence), float(f.snr_db), int(f.k),
                      "time-frequency cells" if name == "stft_flip" else "frequency bins",
                      float(f.gain), heard.zimtohrli, heard.mos, f.search)

@@ -101,7 +101,10 @@ def lead_md(job: Job) -> str:
     if lead is None:
         reasons = "; ".join(f"{k.replace('_', ' ')}: {exp.notes[k]}"
                             for k in ("quiet_flip", "stft_flip") if exp.notes.get(k))
-        return (f"### Nothing this budget tried changes what the model hears\n"
+        title = ("changes what the model hears" if exp.contrast is None else
+                 f"makes the model hear {html.escape(exp.contrast)} over "
+                 f"{html.escape(exp.label)}")
+        return (f"### Nothing this budget tried {title}\n"
                 f"**{html.escape(exp.label)}** held against every flip"
                 + (f" ({html.escape(reasons)})" if reasons else "") +
                 ". A larger budget searches further.")
@@ -160,8 +163,15 @@ def sufficient_md(job: Job) -> str:
     else:
         what = (f"these {n:,} of {exp.n_bins:,} frequencies ({pct(n / exp.n_bins)} of them, "
                 f"{pct(exp.energy_fraction(s.index))} of the energy)")
-    return (f"**All the model needs to still hear {html.escape(exp.labels[s.label])}:** {what}. "
-            f"Verified: `sufficient.wav` classifies as {html.escape(exp.labels[s.label])} "
+    label, top = html.escape(exp.label), html.escape(exp.labels[s.label])
+    if exp.contrast is not None:  # the question is X over the foil, whatever the top-1
+        foil = html.escape(exp.contrast)
+        top_words = ("its top label is " + (f"{label} too" if top == label else
+                                            f"{top}, a third label") + f" ({s.confidence:.0%})")
+        return (f"**All the model needs to still prefer {label} over {foil}:** {what}. "
+                f"Verified: `sufficient.wav` keeps {label} ahead of {foil}; {top_words}.{loud}")
+    return (f"**All the model needs to still hear {top}:** {what}. "
+            f"Verified: `sufficient.wav` classifies as {top} "
             f"({s.confidence:.0%}).{loud}")
 
 
@@ -192,7 +202,9 @@ def facts_md(job: Job) -> str:
     flipped = [f.k for f in exp.flips if f.flipped]
     if flipped:
         lines.append(f"Removing the top **{flipped[0]}** frequenc{'y' if flipped[0] == 1 else 'ies'} "
-                     f"changes the label")
+                     + ("changes the label" if exp.contrast is None else
+                        f"makes the model hear **{html.escape(exp.contrast)}** over "
+                        f"{html.escape(exp.label)}"))
     if exp.stft_flip is not None:
         f = exp.stft_flip
         lines.append(f"STFT flip: **{count(f.k, 'cell')}** {f.change} → {exp.labels[f.label]} "
@@ -230,10 +242,16 @@ def perturbation_md(job: Job, name: str) -> str:
     snr = "no change" if not math.isfinite(info["snr_db"]) else f"SNR **{info['snr_db']:.1f} dB**"
     if info["mos"] is not None:
         snr += f", hearing model MOS **{info['mos']:.2f}** of 5"
-    verdict = ("the label **changed**" if info["changed"] else "the label **stayed**")
+    exp = job.exp
+    if exp.contrast is None:
+        verdict = ("the label **changed**" if info["changed"] else "the label **stayed**")
+        was = f"was {html.escape(exp.label)}"
+    else:
+        verdict = f"**{html.escape(info['outcome'])}**"
+        was = f"why {html.escape(exp.label)} and not {html.escape(exp.contrast)}"
     return (f"### {info['title']}: {info['size']:,} {info['unit']}\n"
             f"The model now hears **{html.escape(info['label'])}** ({info['confidence']:.0%}) — "
-            f"{verdict} (was {html.escape(job.exp.label)}) · {snr}. "
+            f"{verdict} ({was}) · {snr}. "
             "Both players are at the same level (never normalised).")
 
 
@@ -296,8 +314,7 @@ def perturbation_rows(exp) -> list[list[Any]]:
             continue
         rows.append([title, f"{info['size']:,} {info['unit']}", info["label"],
                      f"{info['confidence']:.3f}", fmt_snr(info["snr_db"]),
-                     "-" if info["mos"] is None else f"{info['mos']:.3f}",
-                     "changed" if info["changed"] else "same"])
+                     "-" if info["mos"] is None else f"{info['mos']:.3f}", info["outcome"]])
     return rows
 
 

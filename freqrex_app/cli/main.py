@@ -100,18 +100,29 @@ def _heard(f: dict, suffix: str = "") -> str:
 
 
 def _least_audible(exp) -> str:
-    """The headline: the least audible verified change of the decision, by the hearing model."""
+    """The headline: the least audible verified change of the decision, by the hearing model
+    (the flips and the removal of the sufficient-and-necessary set; with a foil, only the foil
+    on top is a change)."""
     from ..audio.hearing import words
 
     found = exp.verified_flips()
     if not found:
-        return "no change the search tried changed the decision within the budget"
+        what = ("changed the decision" if exp.contrast is None else
+                f"made the model hear {exp.contrast} over {exp.label}")
+        return f"no change tried {what} within the budget"
     name, f, heard = found[0]
     what = (f"{f.k} time-frequency cells" if name == "stft_flip" else f"{f.k} frequencies")
     how = "removing" if f.gain == 0 else f"attenuating to {f.gain:.0%}"
     return (f"least audible change: {how} {what} makes the model hear {exp.labels[f.label]} "
             f"({f.confidence:.3f}); {words(heard)}: {_heard(exp.heard(name))}  "
             f"[{name.replace('_', ' ')}, found by {f.search} search]")
+
+
+def _kept_words(exp, s: dict) -> str:
+    """With a foil: what keeping a set verifies (the label ahead of the foil), and its top-1."""
+    top = s.get("label", s.get("label_kept"))
+    return (f"; keeps {exp.label} ahead of {exp.contrast}"
+            + (f" (top-1: {top})" if top != exp.label else ""))
 
 
 def _summary(exp, json_path: Path) -> str:
@@ -140,7 +151,8 @@ def _summary(exp, json_path: Path) -> str:
                  else f"; kept: {_heard(s)}")
         lines.append(f"  {key}: " + (f"{s['n_bins']} bins ({100 * s['fraction']:.4f}% of bins, "
                                      f"{100 * s['energy_fraction']:.2f}% of energy){heard}" if s
-                                     else f"not found ({d['notes'].get(key, '')})"))
+                                     else f"not found ({d['notes'].get(key, '')})")
+                     + (_kept_words(exp, s) if s and exp.contrast else ""))
     lines.append(f"written to {json_path.parent}")
     return "\n".join(lines)
 

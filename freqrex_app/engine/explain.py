@@ -41,9 +41,8 @@ class EngineConfig:
     batch_size: int = 32             #: mutants per model call
     n_fft: int = 1024                #: STFT variant
     hop: int = 256
-    descend: str = "both"            #: "sufficient" (SPEC), "counterfactual" or "both"
     verify: int = 16                 #: top-ranked bins tested one by one in the full clip (0: off)
-    refine: int = 5                  #: top ranks chosen greedily by measured removal (0: off)
+    refine: int = 5                  #: bins chained greedily by measured joint removal (0: off)
     quiet_share: float = 0.45        #: share of a bounded budget for the two least audible flips
     quiet_budget: int = 300          #: ... and the queries of each when the budget is unbounded
     gradient_calls: int = 120        #: model calls of each gradient flip search at most
@@ -52,25 +51,28 @@ class EngineConfig:
     max_nodes: int = 2000            #: safety cap on nodes per iteration
 
     def __post_init__(self) -> None:  # fail before any model query is spent
-        if self.descend not in ("sufficient", "counterfactual", "both"):
-            raise ValueError("descend must be 'sufficient', 'counterfactual' or 'both', "
-                             f"not {self.descend!r}")
         if self.flip_judge not in ("snr", "hearing"):
             raise ValueError(f"flip_judge must be 'snr' or 'hearing', not {self.flip_judge!r}")
         if not 0.0 <= self.quiet_share < 1.0:
             raise ValueError(f"quiet_share must be in [0, 1), not {self.quiet_share!r}")
 
 
-def rank(responsibility: np.ndarray, magnitude: np.ndarray,
-         effect: np.ndarray | None = None) -> np.ndarray:
-    """Features by responsibility, descending; ties by effect (the measured drop of the
-    label's margin, larger first) when given, then magnitude (larger first), then index."""
+def rank(responsibility: np.ndarray, magnitude: np.ndarray, effect: np.ndarray | None = None,
+         width: np.ndarray | None = None, order: np.ndarray | None = None) -> np.ndarray:
+    """Features by responsibility, descending; with ``width`` (how coarse each measurement
+    was: 1 is a feature measured alone, settled), the causes measured alone come first, then
+    the rest, each by responsibility. Ties, when given: by ``width`` (smaller first), by ``order`` (a measured joint-removal order, smaller
+    first), by effect (the measured drop of the label's margin, larger first); then by
+    magnitude (larger first), then index."""
     r = np.asarray(responsibility, dtype=np.float64).ravel()
-    m = np.asarray(magnitude, dtype=np.float64).ravel()
-    keys = [np.arange(r.size), -m]
-    if effect is not None:
-        keys.append(-np.asarray(effect, dtype=np.float64).ravel())
-    return np.lexsort((*keys, -r)).astype(np.int64)
+    keys = [np.arange(r.size), -np.asarray(magnitude, dtype=np.float64).ravel()]
+    for key, sign in ((effect, -1), (order, 1), (width, 1)):
+        if key is not None:
+            keys.append(sign * np.asarray(key, dtype=np.float64).ravel())
+    keys.append(-r)
+    if width is not None:  # a cause measured alone before a part's unrefined estimate
+        keys.append(~((np.asarray(width).ravel() == 1) & (r > 0)))
+    return np.lexsort(keys).astype(np.int64)
 
 
 def _as_audio(audio: Audio | np.ndarray | str | Path, sample_rate: int) -> Audio:
@@ -215,7 +217,9 @@ class _Run:
             return math.inf, calls, calls, cfg.iterations or 4
         quiet = max(0.0, self.oracle.left - self._floor) * cfg.quiet_share
         stft = quiet * 0.55 if self.stft else 0.0
-        kept = self._floor + min(self._verify_cost(), self.budget // 3)
+        # the single-bin check may take a third of the budget, less what the search needs to
+        # start (a few binary splits)
+        kept = self._floor + min(self._verify_cost(), max(0, self.budget // 3 - _SEARCH_MIN))
         search = max(0.0, self.oracle.left - kept - quiet)
         iterations = cfg.iterations or int(np.clip(search // 400, 1, 16))
         if self.flip_search == "gradient":  # the calls it does not need are not spent
@@ -262,11 +266,11 @@ class _Run:
         found = responsibility_search(space, oracle, decision, seed=self.seed,
                                       budget=search_budget, iterations=iterations,
                                       min_width=cfg.min_width, max_nodes=cfg.max_nodes,
-                                      extend=cfg.iterations is None, descend=cfg.descend,
+                                      extend=cfg.iterations is None,
                                       root_margin=root_margin,
                                       on_update=searching if self.partial else None)
         exhausted = found.budget_exhausted
-        ranking = rank(found.responsibility, space.magnitude, found.effect)
+        ranking = rank(found.responsibility, space.magnitude, found.effect, _coarseness(found))
         try:
             ranking = self._verify(space, found, ranking, decision, root_margin)
         except BudgetExhausted:
@@ -317,22 +321,25 @@ class _Run:
         return exp
 
     def _verify_cost(self) -> int:
-        """Model calls of the single-bin check and the greedy refinement (upper bound)."""
+        """Model calls of the single-bin check and the greedy chain (upper bound)."""
         cfg = self.cfg
         if not cfg.verify:
             return 0
         pool = min(_REFINE_POOL, cfg.verify + _VERIFY_LOUDEST)
-        greedy = sum(max(0, pool - j) for j in range(1, min(cfg.refine, pool)))
-        return cfg.verify + _VERIFY_LOUDEST + greedy
+        chain = min(cfg.refine, pool)
+        greedy = sum(max(0, pool - j) for j in range(1, chain))
+        return cfg.verify + _VERIFY_LOUDEST + greedy + 2 * chain + 1
 
     def _verify(self, space, found, ranking, decision: Decision, root_margin) -> np.ndarray:
-        """Test the top bins one by one in the full clip; re-rank with what was measured.
+        """Measure the top bins' responsibility in the full clip itself; re-rank.
 
-        A bin whose removal alone changes the decision is a counterfactual cause with k = 0
-        in the clip itself, the strongest finding there is: it is lifted above every summed
-        responsibility (R above the map's maximum) so that it ranks first; several such bins
-        are ordered by their measured margin drop, which is added to the effect map for
-        every tested bin.
+        Each candidate (the top-ranked bins and the loudest) is removed alone: one whose
+        removal changes the decision has degree 1 (k = 0), measured at single-bin width. The
+        greedy chain (``refine``) then removes bins together; where it first changes the
+        decision, the bins it needed get their exact degree (``_witnessed``). A degree
+        measured with a witness of bins in the clip replaces the search's estimate, whose
+        witnesses are parts (a part may hold several causes); the chain's order breaks ties.
+        The measured margin drops are added to the effect map.
         """
         cfg = self.cfg
         if not cfg.verify:
@@ -344,34 +351,70 @@ class _Run:
             return ranking
         out = self.oracle.classify(np.stack([space.remove(np.array([b])) for b in candidates]))
         drop = root_margin - decision.margin(out.scores)
-        top = float(found.responsibility.max()) + 1.0
-        for b, flipped, d in zip(candidates, decision.changed(out.scores), drop):
-            if flipped:
-                found.responsibility[b] = top
+        measured = {b: 1.0 for b, flipped in zip(candidates, decision.changed(out.scores))
+                    if flipped}
+        for b, d in zip(candidates, drop):
             found.effect[b] += d
+        order = None
         if cfg.refine > 0:
             pool = [candidates[i] for i in np.argsort(-drop, kind="stable")[:_REFINE_POOL]]
-            chosen = self._refine(space, pool, decision)
-            for j, b in enumerate(chosen):  # the greedy order, above everything else
-                found.responsibility[b] = top + len(chosen) - j
-        return rank(found.responsibility, space.magnitude, found.effect)
+            chain, degrees = self._refine(space, pool, decision, set(measured))
+            for b, deg in degrees.items():
+                measured[b] = max(measured.get(b, 0.0), deg)
+            order = np.full(space.n_features, len(chain), dtype=np.int64)
+            order[chain] = np.arange(len(chain))
+        for b, deg in measured.items():  # a witness of bins in the clip, not of parts
+            found.responsibility[b], found.width[b], found.settled[b] = deg, 1, True
+        return rank(found.responsibility, space.magnitude, found.effect, _coarseness(found),
+                    order)
 
-    def _refine(self, space, pool: list[int], decision: Decision) -> list[int]:
+    def _refine(self, space, pool: list[int], decision: Decision,
+                alone: set[int]) -> tuple[list[int], dict[int, float]]:
         """Greedy removal: each next bin is the one of ``pool`` whose removal, together with
         the bins already chosen, leaves the lowest margin. The first is the best single bin.
 
-        Flip-k removes the top k bins of the ranking, so this picks them for the effect the
-        manipulation measures, conditioned on the bins removed before them. Stops early (with
-        what it has) when the next round would eat into the queries kept for the flips and sets.
+        Returns the chain and the degrees measured on its first m bins, where removing them
+        first changes the decision (m >= 2; see ``_witnessed``). Stops early (with what it has)
+        when the next round would eat into the queries kept for the flips and sets. ``alone``:
+        the bins of ``pool`` whose removal alone changes the decision.
         """
         chosen, rest = pool[:1], pool[1:]
+        flipped_at = 1 if chosen[0] in alone else 0
         while (rest and len(chosen) < self.cfg.refine
                and self.oracle.left - len(rest) >= self._floor):
             out = self.oracle.classify(
                 np.stack([space.remove(np.array([*chosen, b])) for b in rest]))
             best = int(np.argmin(decision.margin(out.scores)))
             chosen.append(rest.pop(best))
-        return chosen
+            if not flipped_at and decision.changed(out.scores[best])[0]:
+                flipped_at = len(chosen)
+        degrees = self._witnessed(space, chosen[:flipped_at], decision) if flipped_at > 1 else {}
+        return chosen, degrees
+
+    def _witnessed(self, space, flipping: list[int], decision: Decision) -> dict[int, float]:
+        """Exact degrees from a set of bins whose joint removal changes the decision.
+
+        S is the bins of ``flipping`` each of which is needed (the others removed without it
+        keep the decision); when S is smaller, its own removal is checked to change the
+        decision and S less any one bin to keep it. Then every bin of S has degree 1/|S|,
+        with W the rest of S. At most 2 |flipping| + 1 calls, which may take up to half of the
+        queries kept for the flips and sets (none when that is not enough).
+        """
+        def changed(sets: list[list[int]]) -> np.ndarray:
+            out = self.oracle.classify(np.stack([space.remove(np.array(b)) for b in sets]))
+            return decision.changed(out.scores)
+
+        if self.oracle.left - (2 * len(flipping) + 1) < self._floor // 2:
+            return {}
+        without = changed([[c for c in flipping if c != b] for b in flipping])
+        needed = [b for b, ch in zip(flipping, without) if not ch]
+        if len(needed) < 2:
+            return {}
+        if len(needed) < len(flipping):
+            check = changed([needed] + [[c for c in needed if c != b] for b in needed])
+            if not check[0] or check[1:].any():
+                return {}
+        return {b: 1.0 / len(needed) for b in needed}
 
     # the sets and manipulations: each may run out of budget or find nothing -----------------
     def _attempt(self, exp: Explanation, name: str, step, *args) -> None:
@@ -436,6 +479,7 @@ class _Run:
 
 
 _VERIFY_LOUDEST = 8   # the loudest bins tested one by one beside the top-ranked ones
+_SEARCH_MIN = 9       # queries the search keeps from the single-bin check: 3 binary splits
 _REFINE_POOL = 10     # the greedy refinement chooses among this many tested bins
 _NO_QUIET_FLIP = "no change the search tried flipped the decision within the budget"
 
@@ -450,8 +494,13 @@ def _require(value, reason: str):
     return value
 
 
+def _coarseness(found) -> np.ndarray:
+    """The ranking's first tie-break: settled measurements first, then finer parts."""
+    return found.width + np.where(found.settled, 0, found.width.size + 1)
+
+
 def _stats(found) -> dict:
     d = asdict(found)
-    d.pop("responsibility")
-    d.pop("effect")
+    for key in ("responsibility", "width", "settled", "effect"):
+        d.pop(key)
     return d

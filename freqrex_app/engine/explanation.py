@@ -11,7 +11,7 @@ import numpy as np
 
 from ..audio.clip import Audio
 from ..audio.hearing import Audibility
-from .manipulations import Flip
+from .manipulations import Flip, snr_db
 from .sets import NecessaryResult, SetResult
 
 __all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES", "MAX_JSON_CELLS"]
@@ -135,11 +135,20 @@ class Explanation:
         return out
 
     def verified_flips(self) -> list[tuple[str, Flip, Audibility]]:
-        """Every verified flip (the changed wave classifies as another label, or as the foil
-        with a contrast): its output name, the flip and its audibility, the least audible first
-        (by the model of hearing, SNR breaking ties). The headline is the first."""
+        """Every verified change of the decision (the changed wave classifies as another label,
+        or as the foil with a contrast): the flips, and the removal of the sufficient-and-
+        necessary set, whose sound is a flip too. Its output name, the flip and its audibility,
+        the least audible first (by the model of hearing, SNR breaking ties). The headline is
+        the first."""
         named = [("quiet_flip", self.quiet_flip), ("stft_flip", self.stft_flip),
                  *((f"flip_{f.k}", f) for f in self.flips)]
+        n = self.necessary
+        if n is not None and (self.labels[n.label_removed] == self.contrast if self.contrast
+                              else n.label_removed != self.label_index):
+            wave = n.wave_removed
+            named.append(("necessary_removed", Flip(
+                int(n.index.shape[0]), n.index, n.label_removed, n.confidence_removed, True,
+                snr_db(self.audio.samples, wave), wave)))
         out = [(name, f, self.audibility.get(name) or Audibility(f.snr_db))
                for name, f in named if f is not None and f.flipped and math.isfinite(f.snr_db)]
         return sorted(out, key=lambda t: t[2].key())

@@ -57,7 +57,7 @@ class FrequencySpace:
     def split(self, region: Region, rng: np.random.Generator, min_width: int) -> list[Region]:
         lo, hi = region
         out, at = [], lo
-        for w in split_widths(hi - lo, rng, min_width):
+        for w in split_widths(hi - lo, rng, min_width, parts=2):
             out.append((at, at + w))
             at += w
         return out

@@ -40,8 +40,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="random-bin baseline draws per clip (default 1)")
     p.add_argument("--occlusion-bands", type=int, default=64,
                    help="bands of the occlusion baseline (default 64)")
-    p.add_argument("--descend", choices=("sufficient", "counterfactual", "both"), default=None,
-                   help="engine search strategy (default: the engine's)")
     p.add_argument("--fill", type=float, default=None, help="value of removed bins (default 0)")
     p.add_argument("--min-width", type=int, default=None, help="smallest part in bins (default 1)")
     p.add_argument("--iterations", type=int, default=None, help="random partitions (default: from budget)")
@@ -101,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     clips = collect_clips(args.clips)[: args.limit]
     from .. import models as registry
     model_ids = args.models or [registry.DEFAULT_MODEL]
-    engine = {k: v for k, v in (("descend", args.descend), ("fill", args.fill),
+    engine = {k: v for k, v in (("fill", args.fill),
                                 ("min_width", args.min_width), ("iterations", args.iterations),
                                 ("batch_size", args.batch_size))
               if v is not None}

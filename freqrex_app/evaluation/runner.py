@@ -49,7 +49,7 @@ class Settings:
     bands: int = 64
     save_audio: bool = True
     whitebox: bool = True  # the white-box reference (torch models only; see whitebox.py)
-    engine: dict = field(default_factory=dict)  # EngineConfig overrides (descend, fill, ...)
+    engine: dict = field(default_factory=dict)  # EngineConfig overrides (fill, min_width, ...)
 
     def key(self) -> dict:
         d = asdict(self)
