@@ -44,8 +44,8 @@ GAINS = (0.8, 0.7, 0.5, 0.0)
 STEPS = 3
 #: Bisection stops when the flipping prefix is known to this relative precision.
 RTOL = 0.02
-#: A gain is searched up to the prefix whose predicted change is this many times the best
-#: flip's (the STFT is not an orthogonal basis: the prediction is approximate).
+#: A gain is searched up to the prefix whose change (in the order's own energy measure) is this
+#: many times the best flip's (the STFT is not an orthogonal basis: the measure is approximate).
 _SLACK = 1.5
 
 
@@ -149,7 +149,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
     best: Flip | None = None
     nearest: tuple[float, np.ndarray, float] | None = None  # (margin, index, gain) while none flipped
     trace: list[dict] = []
-    mask, drop_map, grads, margin, best_noise = None, None, 0, 0.0, np.inf
+    mask, drop_map, grads, margin, best_change = None, None, 0, 0.0, np.inf
 
     def better(f: Flip, than: Flip | None) -> bool:
         if than is None:
@@ -181,7 +181,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                 # among those that would change less energy than the best flip so far
                 reach = int(np.searchsorted((1.0 - gain) * predicted, margin)) + 1
                 hi = order.size if best is None else int(np.searchsorted(
-                    removed, _SLACK * best_noise / max(1.0 - gain, 1e-9) ** 2)) + 1
+                    removed, _SLACK * best_change / max(1.0 - gain, 1e-9) ** 2)) + 1
                 hi = min(hi, order.size)
                 tested: dict[int, Flip] = {}
                 k = bracket(lambda j: test(order, gain, j, tested), min(reach, hi), hi, RTOL)
@@ -190,7 +190,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                               else tested[k].snr_db})
                 if k is not None and better(tested[k], best):
                     best, improved = tested[k], True
-                    best_noise = float(np.sum((space.wave.astype(np.float64) - best.wave) ** 2))
+                    best_change = (1.0 - best.gain) ** 2 * float(energy[best.index].sum())
                 if best is None:
                     for j, f in tested.items():
                         m = float(flip_margin(torch.as_tensor(f.scores), decision))
