@@ -28,7 +28,6 @@ NONE_MEANS = {
     ("explain", "--contrast"): "none",
     ("evaluate", "--models"): DEFAULT_MODEL,
     ("evaluate", "--labels-view"): "all labels",
-    ("evaluate", "--descend"): _CONFIG.descend,
     ("evaluate", "--fill"): f"{_CONFIG.fill:g}",
     ("evaluate", "--min-width"): str(_CONFIG.min_width),
     ("evaluate", "--iterations"): "from the budget",
