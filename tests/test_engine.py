@@ -11,7 +11,7 @@ import freqrex_app as fx
 from freqrex_app.engine.prefix import shortest_prefix
 from freqrex_app.engine.search import part_responsibility
 from freqrex_app.engine.spaces import FrequencySpace, StftSpace
-from planted import SR, Planted, hz_to_bin, tone_clip
+from planted import SR, Burst, Planted, hz_to_bin, tone_clip
 
 N = SR  # 1 s clips: 8001 bins
 
@@ -174,28 +174,6 @@ def test_the_stft_flip_takes_out_a_quiet_cue_and_little_else():
         assert model.predict(exp.stft_flip.wave[None])[0].argmax() == 0  # the saved wave
         assert exp.stft_flip.snr_db >= 25.0, (seed, exp.stft_flip.snr_db)
         assert exp.quiet_flip is not None and exp.quiet_flip.snr_db >= 25.0
-
-
-class Burst:
-    """'yes' while a 3.5 kHz tone is heard for a while: the band's energy, smoothed over
-    0.1 s, peaks above a threshold. A time-frequency cue that no single frequency carries."""
-
-    name, sample_rate, labels = "planted-burst", SR, ["no", "yes"]
-
-    def __init__(self, threshold: float):
-        self.threshold = threshold
-
-    def band_level(self, waves: np.ndarray) -> np.ndarray:
-        frames = np.lib.stride_tricks.sliding_window_view(waves, 512, axis=1)[:, ::128]
-        spec = np.abs(np.fft.rfft(frames * np.hanning(512), axis=-1))
-        band = spec[..., 108:117].sum(axis=-1)  # 3375-3625 Hz
-        smooth = np.apply_along_axis(np.convolve, 1, band, np.ones(12) / 12, mode="valid")
-        return smooth.max(axis=1)
-
-    def predict(self, waves: np.ndarray) -> np.ndarray:
-        level = self.band_level(np.asarray(waves, dtype=np.float64))
-        p = 1.0 / (1.0 + np.exp(-(level - self.threshold) / (0.1 * self.threshold)))
-        return np.stack([1 - p, p], axis=1).astype(np.float32)
 
 
 def test_the_stft_flip_removes_a_quiet_burst_under_louder_music():
