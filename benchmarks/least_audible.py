@@ -46,7 +46,7 @@ def run(clip: Path, model, args, search: str, folder: Path) -> dict:
     row = {"clip": clip.name, "search": search, "seconds": seconds, "queries": exp.queries,
            "gradients": exp.gradients, "predict_seconds": exp.predict_seconds,
            "label": exp.label, "margin": float(np.sort(exp.scores)[-1] - np.sort(exp.scores)[-2]),
-           "hearing": exp.search.get("audibility", {}),
+           "hearing": {**exp.search.get("audibility", {}), "seconds": exp.hearing_seconds},
            "lead": None if not lead else {"name": lead[0][0], "snr_db": lead[0][2].snr_db,
                                           "mos": lead[0][2].mos, "search": lead[0][1].search}}
     for name in ("quiet_flip", "stft_flip"):

@@ -239,9 +239,14 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     assert job.exp.label in lines[0] and job.compare.exp.label in lines[0]
     za, zb = (cv[k].data[1].zmax for k in ("compare_plot_a", "compare_plot"))
     assert za == zb and cv["compare_plot"].data[1].name == "responsibility"
+    measured = 0
     for e in (job.exp, job.compare.exp):  # the bands named hold the most responsibility
         r = np.clip(e.responsibility, 0, None)
         hz = e.hz(np.arange(e.n_bins))
+        if r.sum() == 0:  # no part's removal changed the decision within the budget
+            assert top_bands(e) == [] and f"`{e.model}`: none" in lines[2], lines[2]
+            continue
+        measured += 1
         [top, *_] = top_bands(e)
         inside = (hz >= top.lo_hz) & (hz < top.hi_hz)
         assert r[inside].sum() / r.sum() == pytest.approx(top.share, rel=1e-6)
@@ -249,6 +254,7 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
             octave = (hz >= 27.5 * 2 ** k) & (hz < 27.5 * 2 ** (k + 1))
             assert r[octave].sum() <= r[inside].sum() + 1e-9
         assert f"{top.name} {top.share:.0%}" in lines[2], lines[2]
+    assert measured >= 1  # the first model's map is never empty on this excerpt
     models_by_id = {MODEL: model, "msd-vgg": load_model("msd-vgg", labels_view="genres")}
     leads = 0
     for j in (job, job.compare):
@@ -380,8 +386,7 @@ def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(app, clie
                                budget=300, seed=0, stft=True, api_name="/explain")
     timing = {"seconds", "predict_seconds"}
     assert page["queries"] == api["queries"] <= 300 and page["budget"] == 300
-    for d in (page, api):  # how long the hearing model took: a time, like the others
-        assert d["search"].pop("audibility")["sounds"] >= 5
+    assert page["search"]["audibility"]["sounds"] >= 5
     _same({k: v for k, v in page.items() if k not in timing},
           {k: v for k, v in api.items() if k not in timing})
 
@@ -530,7 +535,7 @@ def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(app, model, 
         else:
             want = ("changed: " + foil + " wins" if got == foil else
                     "same" if got == label else f"{foil} does not win")
-        assert rows[title][5] == want, (title, rows[title])
+        assert rows[title][6] == want, (title, rows[title])
         checked += 1
     assert checked >= 6  # the sufficient set and flip-1..5 at least
     print(lead, words, sep="\n")

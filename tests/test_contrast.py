@@ -101,12 +101,12 @@ def test_every_row_of_the_table_answers_why_x_and_not_y(saved):
         assert row[2] == label
         if name in ("sufficient", "necessary_kept"):  # kept: x stays ahead of y
             assert scores[0] > scores[1]
-            assert row[5] == ("same" if label == "x" else "x still ahead of y")
+            assert row[6] == ("same" if label == "x" else "x still ahead of y")
         elif label == "y":
-            assert row[5] == "changed: y wins"
+            assert row[6] == "changed: y wins"
             seen.add("foil wins")
         else:
-            assert row[5] == ("same" if label == "x" else "y does not win")
+            assert row[6] == ("same" if label == "x" else "y does not win")
             seen.add("foil does not win")
     assert "foil wins" in seen  # the rows that answer with the foil were checked
 
@@ -152,10 +152,10 @@ def test_without_a_change_the_headline_agrees_with_the_table(tmp_path):
     job = job_from_folder(prepare_job(exp, tmp_path / "w", model_id=model.name,
                                       zip_it=False).folder)
     rows = perturbation_rows(job.exp)
-    assert not any(r[5].startswith("changed") for r in rows)
+    assert not any(r[6].startswith("changed") for r in rows)
     # removing A puts y, not the foil w, on top: reported as y, and not as a change
     third = [r for r in rows if r[0].startswith("Flip-") and r[2] == "y"]
-    assert third and all(r[5] == "w does not win" for r in third)
+    assert third and all(r[6] == "w does not win" for r in third)
     assert not lead_candidates(job.exp)
     assert not any(outcome(job.exp, f"flip_{f.k}", model.labels[f.label])[0]
                    for f in job.exp.flips)
@@ -169,5 +169,5 @@ def test_the_command_line_summary_agrees(saved, tmp_path):
     model, job, d = saved
     text = _summary(job.exp, job.folder / "explanation.json")
     lead = lead_candidates(job.exp)[0]
-    assert "makes the model hear y" in text and f"[{lead.name.replace('_', ' ')}]" in text
+    assert "makes the model hear y" in text and f"[{lead.name.replace('_', ' ')}, found by" in text
     assert "sufficient:" in text and "keeps x ahead of y (top-1: z)" in text

@@ -303,12 +303,10 @@ class _Run:
         self._attempt(exp, "necessary", self._necessary, exp, space, ranking, decision)
         self._attempt(exp, "complete", self._complete, exp, space, ranking, decision)
         self._set_stage("judging how audible each change is", 1.0, 1.0)
-        t_hear = time.perf_counter()
         exp.audibility = {name: self.hearing.judge(wave) for name, wave in exp.waves().items()
                           if name != "original"}
-        exp.search["audibility"] = {"sounds": self.hearing.judged,
-                                    "seconds": self.hearing.seconds,
-                                    "final_seconds": time.perf_counter() - t_hear}
+        exp.search["audibility"] = {"sounds": self.hearing.judged}
+        exp.hearing_seconds = self.hearing.seconds
         if not self.hearing.available:
             notes["audibility"] = "zimtohrli is not installed: audibility by SNR alone"
         exp.gradients = self.gradients

@@ -91,6 +91,8 @@ class Explanation:
     gradients: int = 0
     #: how audible each output sound is, by name (keys of :data:`AUDIO_FILES` but "original")
     audibility: dict[str, Audibility] = field(default_factory=dict)
+    #: seconds the model of hearing took (not in the JSON: a time, measured by the benchmarks)
+    hearing_seconds: float = 0.0
 
     # -- basic facts -------------------------------------------------------------------------
     @property

@@ -139,11 +139,13 @@ class NoteSummary:
                 return n
         raise KeyError(f"no bin of this excerpt is nearest to {name}")
 
-    def top_notes(self, n: int = 10, by: str = "mean", musical_only: bool = True) -> list[NoteShare]:
-        """The ``n`` notes with the largest ``by`` (``mean``, ``share`` or ``peak``), among
-        A0-C8 unless ``musical_only`` is False."""
+    def top_notes(self, n: int = 10, by: str = "peak", musical_only: bool = True) -> list[NoteShare]:
+        """The ``n`` notes with the largest ``by`` (``peak``, ``mean`` or ``share``; ties by the
+        mean), among A0-C8 unless ``musical_only`` is False. By default the peak: R holds each
+        bin's own degree of responsibility, and a note is as responsible as its most responsible
+        bin (a mean would favour the wide parts the search left unrefined)."""
         pool = [x for x in self.notes if x.n_bins and (x.in_range or not musical_only)]
-        return sorted(pool, key=lambda x: (-getattr(x, by), x.midi))[:n]
+        return sorted(pool, key=lambda x: (-getattr(x, by), -x.mean, x.midi))[:n]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``math.inf`` upper edges become None)."""
@@ -227,8 +229,13 @@ def note_summary(responsibility: np.ndarray, sample_rate: int, n_samples: int) -
 
 
 def summarise_notes(exp: "Explanation") -> NoteSummary:
-    """The :class:`NoteSummary` of an explanation's frequency responsibility."""
-    return note_summary(exp.responsibility, exp.sample_rate, exp.n_samples)
+    """The :class:`NoteSummary` of an explanation's frequency responsibility. Bins of equal R
+    are told apart as the ranking tells them apart (a bin measured alone before the bins of a
+    part the search left unrefined): a nudge of at most 1e-9, far below what is shown."""
+    r = np.asarray(exp.responsibility, dtype=np.float64)
+    nudge = np.empty_like(r)
+    nudge[np.asarray(exp.ranking)] = np.linspace(1e-9, 0.0, r.size)
+    return note_summary(r + nudge * (r > 0), exp.sample_rate, exp.n_samples)
 
 
 def _pct(x: float) -> str:
@@ -242,8 +249,8 @@ def _hz(x: float) -> str:
 
 
 def notes_markdown(summary: NoteSummary, top: int = 8) -> str:
-    """Markdown for the page: the share outside the musical range, the ``top`` notes (by mean
-    responsibility per bin), the register bands and the pitch classes, as short tables."""
+    """Markdown for the page: the share outside the musical range, the ``top`` notes (by their
+    most responsible bin), the register bands and the pitch classes, as short tables."""
     if summary.total <= 0:
         return "No frequency carries any responsibility in this explanation."
     out = [f"**Outside the musical range** (nearest note below A0 or above C8): "
@@ -251,10 +258,10 @@ def notes_markdown(summary: NoteSummary, top: int = 8) -> str:
            f"({_pct(summary.below_share)} below A0, {_pct(summary.above_share)} above C8).", ""]
     notes = summary.top_notes(top)
     if notes:
-        out += ["| note | Hz | responsibility per bin | × average | share of total |",
-                "|---|---:|---:|---:|---:|"]
-        out += [f"| {n.name} | {n.hz:.1f} | {n.mean:.3g} | {n.relative:.2f} | {_pct(n.share)} |"
-                for n in notes]
+        out += ["| note | Hz | highest responsibility | responsibility per bin | × average "
+                "| share of total |", "|---|---:|---:|---:|---:|---:|"]
+        out += [f"| {n.name} | {n.hz:.1f} | {n.peak:.3g} | {n.mean:.3g} | {n.relative:.2f} "
+                f"| {_pct(n.share)} |" for n in notes]
         out.append("")
     out += ["| register | range | responsibility per bin | × average | share of total |",
             "|---|---|---:|---:|---:|"]
