@@ -242,7 +242,7 @@ class Layout:
                         with gr.Accordion("The second model's perturbations", open=False):
                             self.compare_df = gr.Dataframe(
                                 headers=["perturbation", "size", "label", "confidence",
-                                         "SNR (dB)", "hearing (MOS)", "outcome"],
+                                         "SNR (dB)", "MOS", "outcome"],
                                 interactive=False,
                                 show_label=False, elem_id="compare-table", wrap=True)
                     # the least audible flip: in words, then original / changed / removed
@@ -313,11 +313,11 @@ class Layout:
                                              buttons=["download", "fullscreen"])
                     self.pert_df = gr.Dataframe(headers=["perturbation", "size", "label",
                                                          "confidence", "SNR (dB)",
-                                                         "hearing (MOS)", "outcome"],
+                                                         "MOS", "outcome"],
                                                 interactive=False, label="all perturbations",
                                                 elem_id="pert-table", wrap=True,
-                                                column_widths=["15%", "21%", "13%", "12%",
-                                                               "12%", "13%", "14%"])
+                                                column_widths=["16%", "19%", "14%", "12%",
+                                                               "11%", "8%", "20%"])
                     with gr.Row():
                         self.json_file = gr.File(label="explanation.json", elem_id="download-json")
                         self.zip_file = gr.File(label="everything (zip: JSON, sets, WAVs, PNGs)",
