@@ -29,9 +29,9 @@ import soundfile as sf
 import soxr
 
 import freqrex_app as fx
+from freqrex_app.engine.explanation import sound_entries
 
 SEARCHES = ("gradient", "black-box", "hopskipjump")
-SOUNDS = {"quiet_flip": "", "stft_flip": ""}
 
 
 def run(clip: Path, model, args, search: str, folder: Path) -> dict:
@@ -109,12 +109,7 @@ def verify(folder: Path, model) -> int:
     d = json.loads((folder / "explanation.json").read_text())
     x, rate = sf.read(folder / "original.wav", dtype="float32")
     ref = soxr.resample(x, rate, 48000)
-    entries = {f"flip_{f['k']}": (f, "") for f in d["flips"]}
-    entries.update({k: (d[k], "") for k in ("quiet_flip", "stft_flip", "sufficient", "complete")
-                    if d[k]})
-    if d["necessary"]:
-        entries.update({"necessary_kept": (d["necessary"], "_kept"),
-                        "necessary_removed": (d["necessary"], "_removed")})
+    entries = sound_entries(d)
     bad = 0
     for name, (e, sfx) in entries.items():
         y, _ = sf.read(folder / (e.get(f"audio{sfx}") or e["audio"]), dtype="float32")

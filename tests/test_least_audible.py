@@ -17,12 +17,11 @@ import zimtohrli
 
 import freqrex_app as fx
 from freqrex_app.audio.hearing import INAUDIBLE_MOS, Hearing, snr_db, words
+from freqrex_app.engine.explanation import sound_entries
 from planted import SR, Planted, tone_clip
 from planted_torch import CUE_HZ, FaintTone, faint_tone_clip
 
 ROOT = Path(__file__).resolve().parents[1]
-SOUNDS = ("flip_1", "flip_2", "flip_3", "flip_4", "flip_5", "quiet_flip", "stft_flip",
-          "sufficient", "necessary_kept", "necessary_removed", "complete")
 
 
 def zimtohrli_of(original: np.ndarray, changed: np.ndarray, rate: int) -> float:
@@ -31,24 +30,13 @@ def zimtohrli_of(original: np.ndarray, changed: np.ndarray, rate: int) -> float:
     return float(zimtohrli.Pyohrli().distance(*up))
 
 
-def entries(d: dict) -> dict[str, tuple[dict, str]]:
-    """Each sound's JSON entry and key suffix, by output name."""
-    out = {f"flip_{f['k']}": (f, "") for f in d["flips"]}
-    out.update({k: (d[k], "") for k in ("quiet_flip", "stft_flip", "sufficient", "complete")
-                if d[k]})
-    if d["necessary"]:
-        out["necessary_kept"] = (d["necessary"], "_kept")
-        out["necessary_removed"] = (d["necessary"], "_removed")
-    return out
-
-
 def check_saved(out: Path, model) -> int:
     """Every saved sound: re-classified, its SNR and Zimtohrli distance recomputed; returns how
     many sounds were checked."""
     d = json.loads((out / "explanation.json").read_text())
     x, rate = sf.read(out / "original.wav", dtype="float32")
     checked = 0
-    for name, (e, sfx) in entries(d).items():
+    for name, (e, sfx) in sound_entries(d).items():
         audio = e.get(f"audio{sfx}") or e["audio"]
         y, _ = sf.read(out / audio, dtype="float32")
         scores = model.predict(y[None])[0]
@@ -102,7 +90,7 @@ def test_gradient_flips_on_a_differentiable_model(tmp_path):
     d = json.loads((tmp_path / "explanation.json").read_text())
     assert d["flip_search"] == "gradient" and d["gradients"] == exp.gradients
     assert d["quiet_flip"]["search"] == d["stft_flip"]["search"] == "gradient"
-    assert check_saved(tmp_path, model) == len(entries(d)) >= 9
+    assert check_saved(tmp_path, model) == len(sound_entries(d)) >= 9
     again = fx.load_explanation(tmp_path)  # no model call, no hearing model: as saved
     assert again.flip_search == "gradient" and again.gradients == exp.gradients
     assert again.audibility["stft_flip"] == pytest.approx(exp.audibility["stft_flip"])

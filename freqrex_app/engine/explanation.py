@@ -14,7 +14,7 @@ from ..audio.hearing import Audibility
 from .manipulations import Flip, snr_db
 from .sets import NecessaryResult, SetResult
 
-__all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES", "MAX_JSON_CELLS"]
+__all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES", "MAX_JSON_CELLS", "sound_entries"]
 
 #: Audio outputs (SPEC section 5): name -> file name.
 AUDIO_FILES = {
@@ -36,6 +36,19 @@ FIGURE_FILES = {
     "spectrum_sets": "spectrum_sets.png",
     "responsibility_spectrogram": "responsibility_spectrogram.png",
 }
+
+
+def sound_entries(d: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str]]:
+    """Each output sound of an ``explanation.json`` document (but the original): its entry
+    and the suffix of its keys there (``"_kept"`` / ``"_removed"`` for the necessary set's two
+    sounds, else ``""``), by name."""
+    out = {f"flip_{f['k']}": (f, "") for f in d["flips"]}
+    out.update({k: (d[k], "") for k in ("quiet_flip", "stft_flip", "sufficient", "complete")
+                if d.get(k)})
+    if d.get("necessary"):
+        out["necessary_kept"] = (d["necessary"], "_kept")
+        out["necessary_removed"] = (d["necessary"], "_removed")
+    return out
 
 
 def _num(value: float | None) -> float | None:

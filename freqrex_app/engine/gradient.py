@@ -32,7 +32,8 @@ from .manipulations import Flip, remove_and_classify
 from .oracle import BudgetExhausted, Oracle
 from .prefix import bracket
 
-__all__ = ["GAINS", "STEPS", "MaskedWave", "GradientResult", "flip_margin", "margin_gradient",
+__all__ = ["GAINS", "STEPS", "MaskedWave", "GradientResult", "flip_margin", "mask_gradient",
+           "margin_gradient",
            "energy_order", "gradient_flip"]
 
 #: Attenuation gains tried, in this order (0 = removal): the gentlest first, as the model's own
@@ -97,18 +98,25 @@ def flip_margin(scores: torch.Tensor, decision: Decision) -> torch.Tensor:
     return others.max() - scores[decision.foil]
 
 
-def margin_gradient(model, masked: MaskedWave, decision: Decision,
-                    mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """The flip margin at ``mask`` (default 0) and its gradient with respect to the mask (flat)."""
+def mask_gradient(model, masked: MaskedWave, objective: Callable[[torch.Tensor], torch.Tensor],
+                  mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """``objective(scores)`` at ``mask`` (default 0) and its gradient with respect to the mask
+    (flat)."""
     shape = masked.coef.shape
     dtype = masked.delta.real.dtype
     m = (torch.zeros(shape, dtype=dtype, device=masked.device) if mask is None
          else torch.as_tensor(mask.reshape(shape), dtype=dtype, device=masked.device).clone())
     m.requires_grad_(True)
     with torch.enable_grad():
-        value = flip_margin(model.predict_torch(masked(m)[None].float())[0], decision)
+        value = objective(model.predict_torch(masked(m)[None].float())[0])
         (grad,) = torch.autograd.grad(value, m)
     return float(value.detach()), grad.detach().double().cpu().numpy().ravel()
+
+
+def margin_gradient(model, masked: MaskedWave, decision: Decision,
+                    mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """The flip margin at ``mask`` (default 0) and its gradient with respect to the mask (flat)."""
+    return mask_gradient(model, masked, lambda scores: flip_margin(scores, decision), mask)
 
 
 def energy_order(gradient: np.ndarray, energy: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from ..audio.clip import Audio
 from ..audio.hearing import Audibility
 from .explain import EngineConfig
-from .explanation import AUDIO_FILES, Explanation
+from .explanation import AUDIO_FILES, Explanation, sound_entries
 from .manipulations import Flip, snr_db
 from .sets import NecessaryResult, SetResult
 from .spaces import FrequencySpace, StftSpace
@@ -93,13 +93,7 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
 def _audibility(meta: dict, exp: Explanation) -> dict[str, Audibility]:
     """The saved Zimtohrli scores (not recomputed: no model of hearing runs on load), with
     each sound's SNR recomputed from its wave."""
-    saved = {f"flip_{f['k']}": (f, "") for f in meta["flips"]}
-    for name in ("quiet_flip", "stft_flip", "sufficient", "complete"):
-        if meta.get(name):
-            saved[name] = (meta[name], "")
-    if meta.get("necessary"):
-        saved["necessary_kept"] = (meta["necessary"], "_kept")
-        saved["necessary_removed"] = (meta["necessary"], "_removed")
+    saved = sound_entries(meta)
     waves = exp.waves()
     return {name: Audibility(snr_db(exp.audio.samples, waves[name]),
                              d.get(f"zimtohrli{sfx}"), d.get(f"mos{sfx}"))

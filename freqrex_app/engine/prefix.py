@@ -30,14 +30,7 @@ def shortest_prefix(test: Callable[[int], bool], lo: int, hi: int) -> int | None
             return None
         k = min(hi, k + step)
         step *= 2
-    ok = k
-    while ok - fail > 1:
-        mid = (ok + fail) // 2
-        if t(mid):
-            ok = mid
-        else:
-            fail = mid
-    return ok
+    return _bisect(t, fail, k)
 
 
 def bracket(test, guess: int, hi: int, rel: float = 0.03) -> int | None:
@@ -63,6 +56,12 @@ def bracket(test, guess: int, hi: int, rel: float = 0.03) -> int | None:
                 ok = k
                 break
             fail = k
+    return _bisect(test, fail, ok, rel)
+
+
+def _bisect(test: Callable[[int], bool], fail: int, ok: int, rel: float = 0.0) -> int:
+    """Bisect between a failing ``fail`` and a passing ``ok`` until they are at most
+    ``rel * ok`` apart (at least 1: ``rel=0`` is exact); the passing end."""
     while ok - fail > max(1, int(rel * ok)):
         mid = (ok + fail) // 2
         if test(mid):

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from ..engine.decision import Decision
-from ..engine.gradient import GAINS, STEPS, MaskedWave, flip_margin, gradient_flip, margin_gradient
-from ..engine.manipulations import snr_db
+from ..engine.gradient import (GAINS, STEPS, MaskedWave, flip_margin, gradient_flip,
+                               margin_gradient, mask_gradient)
+from ..engine.manipulations import remove_and_classify
 from ..engine.oracle import Oracle
 from ..engine.spaces import FrequencySpace, StftSpace
 from ..models.base import differentiable
@@ -71,19 +72,16 @@ class WhiteBoxResult:
 def _exact(space, oracle: Oracle, decision: Decision, index: np.ndarray, method: str,
            gain: float = 0.0) -> WhiteBoxFlip:
     """``index`` scaled by ``gain`` in the clip, classified exactly on its own."""
-    wave = space.attenuate(np.asarray(index, dtype=np.int64), gain)
-    label, conf, scores = oracle.classify_one(wave)
-    return WhiteBoxFlip("freq" if space.ndim == 1 else "stft", method,
-                        np.asarray(index, dtype=np.int64).copy(), float(gain), label, conf,
-                        bool(decision.changed(scores)[0]), snr_db(space.wave, wave), wave,
-                        float(flip_margin(torch.as_tensor(np.asarray(scores)), decision)))
+    flip = remove_and_classify(space, oracle, np.asarray(index, dtype=np.int64), decision, gain)
+    return _from_engine(space, flip, method,
+                        float(flip_margin(torch.as_tensor(flip.scores), decision)))
 
 
-def _from_engine(space, flip, method: str) -> WhiteBoxFlip | None:
+def _from_engine(space, flip, method: str, margin: float = float("nan")) -> WhiteBoxFlip | None:
     if flip is None:
         return None
     return WhiteBoxFlip("freq" if space.ndim == 1 else "stft", method, flip.index, flip.gain,
-                        flip.label, flip.confidence, flip.flipped, flip.snr_db, flip.wave)
+                        flip.label, flip.confidence, flip.flipped, flip.snr_db, flip.wave, margin)
 
 
 def _best(flips: list[WhiteBoxFlip]) -> WhiteBoxFlip:
@@ -123,11 +121,7 @@ def whitebox_flip_k(model, masked: MaskedWave, oracle: Oracle, decision: Decisio
 def saliency_flip_k(model, masked: MaskedWave, oracle: Oracle, target: int,
                     ks: Sequence[int] = range(1, 6)) -> list[WhiteBoxFlip]:
     """Remove the top-k bins by |gradient x input| of the label's score (nested over k)."""
-    m = torch.zeros(masked.coef.shape, dtype=masked.delta.real.dtype, requires_grad=True)
-    with torch.enable_grad():
-        score = model.predict_torch(masked(m)[None].float())[0, target]
-        (grad,) = torch.autograd.grad(score, m)
-    grad = grad.double().numpy().ravel()
+    _, grad = mask_gradient(model, masked, lambda scores: scores[target])
     top = np.lexsort((np.arange(grad.size), -np.abs(grad))).astype(np.int64)
     return [_exact(masked.space, oracle, Decision(target), top[:k], "gradient saliency")
             for k in ks]
