@@ -2,7 +2,6 @@
 and handles missing parts (no STFT variant, sets not found)."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -48,13 +47,10 @@ def exp():
 
 @pytest.mark.parametrize("name", ["waveform", "responsibility", "spectrum_sets",
                                   "responsibility_spectrogram"])
-def test_figures_are_quick_and_render(exp, name, tmp_path):
-    getattr(plots, name)(exp)  # warm up imports
-    t0 = time.perf_counter()
-    fig = getattr(plots, name)(exp)
+def test_figures_render(exp, name, tmp_path):
+    fig = getattr(plots, name)(exp)  # their time is measured by benchmarks/first_picture.py
     assert isinstance(fig, Figure)
     fig.savefig(tmp_path / f"{name}.png", dpi=110)
-    assert time.perf_counter() - t0 < 2.0  # ~0.3 s on an idle core; shared CI is slower
     assert (tmp_path / f"{name}.png").stat().st_size > 10_000
 
 

@@ -110,12 +110,12 @@ def _least_audible(exp) -> str:
         what = ("changed the decision" if exp.contrast is None else
                 f"made the model hear {exp.contrast} over {exp.label}")
         return f"no change tried {what} within the budget"
-    name, f, heard = found[0]
-    what = (f"{f.k} time-frequency cells" if name == "stft_flip" else f"{f.k} frequencies")
-    how = "removing" if f.gain == 0 else f"attenuating to {f.gain:.0%}"
-    return (f"least audible change: {how} {what} makes the model hear {exp.labels[f.label]} "
-            f"({f.confidence:.3f}); {words(heard)}: {_heard(exp.heard(name))}  "
-            f"[{name.replace('_', ' ')}, found by {f.search} search]")
+    p = found[0]
+    what = f"{p.k} time-frequency cells" if p.kind.cells else f"{p.k} frequencies"
+    how = "removing" if p.gain == 0 else f"attenuating to {p.gain:.0%}"
+    return (f"least audible change: {how} {what} makes the model hear {p.label} "
+            f"({p.confidence:.3f}); {words(p.heard)}: {_heard(exp.heard(p.name))}  "
+            f"[{p.name.replace('_', ' ')}, found by {p.search} search]")
 
 
 def _kept_words(exp, s: dict) -> str:

@@ -3,6 +3,8 @@ from .explain import EngineConfig, FreqReX, explain, rank
 from .explanation import AUDIO_FILES, FIGURE_FILES, Explanation
 from .load import load_explanation
 from .oracle import BudgetExhausted, ModelError, Oracle
+from .perturbation import KINDS, Kind, Perturbation
 
-__all__ = ["AUDIO_FILES", "FIGURE_FILES", "BudgetExhausted", "EngineConfig", "Explanation",
-           "FreqReX", "ModelError", "Oracle", "explain", "load_explanation", "rank"]
+__all__ = ["AUDIO_FILES", "FIGURE_FILES", "KINDS", "BudgetExhausted", "EngineConfig", "Explanation",
+           "FreqReX", "Kind", "ModelError", "Oracle", "Perturbation", "explain", "load_explanation",
+           "rank"]

@@ -25,7 +25,7 @@ are measured together, as one more loudness layer, so that a loud cue is still f
    faint content can push a model *towards* its label (silence between the notes sounds
    electronic to these taggers) where halving it pushes away: on 8 real clips labelled
    electronic that only a near-total removal flipped (0-1 dB), the attenuation probe found
-   flips at 13-34 dB on 3 (``benchmarks/evaluation/quiet_probes.py``).
+   flips at 13-34 dB on 3 (``research/quiet_probes.py``).
 4. The result is classified on its own, on the exact waveform that is returned.
 
 It uses ``predict`` only.
