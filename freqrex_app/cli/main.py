@@ -7,7 +7,9 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["main", "build_parser", "resolve_model"]
+from ..errors import first_line
+
+__all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,21 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve_model(model_id: str | None, labels_view: str | None = None):
-    """A classifier from a built-in id, ``hf:...`` or ``package.module:factory``."""
-    from .. import models
-    if model_id and ":" in model_id and not model_id.startswith("hf:"):
-        here = str(Path.cwd())  # let 'mymodels:factory' find ./mymodels.py
-        if here not in sys.path:
-            sys.path.insert(0, here)
-    return models.load_model(model_id or models.DEFAULT_MODEL, labels_view=labels_view)
-
-
 def _explain(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..audio import load_audio
     from ..engine import explain
+    from ..models import resolve_model
 
     model = resolve_model(args.model, args.labels_view)
     audio = load_audio(args.audio, sample_rate=model.sample_rate, start=args.start,
@@ -186,8 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line, unless asked for the traceback
         if getattr(args, "debug", False):
             traceback.print_exc()
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"freqrex: error: {message}", file=sys.stderr)
+        print(f"freqrex: error: {first_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -15,17 +15,10 @@ from .manipulations import Flip, snr_db
 from .perturbation import AUDIO_FILES, FLIP_ORDER, KIND, KINDS, Perturbation
 from .sets import NecessaryResult, SetResult
 
-__all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES", "MAX_JSON_CELLS", "sound_entries"]
+__all__ = ["Explanation", "AUDIO_FILES", "MAX_JSON_CELLS", "sound_entries"]
 
 #: Cells listed in the JSON's ``stft_flip.cells`` at most (all of them are in ``sets.npz``).
 MAX_JSON_CELLS = 10_000
-#: Figures written by :meth:`Explanation.save`: name -> file name.
-FIGURE_FILES = {
-    "waveform": "waveform.png",
-    "responsibility": "responsibility.png",
-    "spectrum_sets": "spectrum_sets.png",
-    "responsibility_spectrogram": "responsibility_spectrogram.png",
-}
 
 
 def sound_entries(d: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str]]:
@@ -296,8 +289,13 @@ class Explanation:
                 written[name] = path
             except Exception as exc:  # keep the rest of the explanation usable
                 self.notes[f"audio_{name}"] = f"could not write {path.name}: {exc}"
-        if figures:
-            written.update(self.save_figures(out))
+        if figures:  # drawing is the plots' stage, which never imports the engine
+            try:
+                from ..plots.save import save_figures
+            except Exception as exc:
+                self.notes["figures"] = f"could not draw the figures: {exc}"
+            else:
+                written.update(save_figures(self, out))
         (out / "explanation.json").write_text(self.to_json(indent=None if self._big() else 2))
         written["explanation"] = out / "explanation.json"
         return written
@@ -305,30 +303,6 @@ class Explanation:
     def _big(self) -> bool:
         """Many listed cells or bins: compact JSON (a tenth the size of the indented one)."""
         return self.stft_flip is not None and self.stft_flip.k > 2000
-
-    def save_figures(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write the PNG figures; one that fails is noted, the others are still written."""
-        written: dict[str, Path] = {}
-        try:
-            import matplotlib
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-
-            from .. import plots
-        except Exception as exc:
-            self.notes["figures"] = f"could not draw the figures: {exc}"
-            return written
-        for name, file in FIGURE_FILES.items():
-            try:
-                fig = getattr(plots, name)(self)
-                if fig is None:
-                    continue
-                fig.savefig(Path(out_dir) / file, dpi=110)
-                plt.close(fig)
-                written[f"figure_{name}"] = Path(out_dir) / file
-            except Exception as exc:
-                self.notes[f"figure_{name}"] = f"could not draw {file}: {exc}"
-        return written
 
 
 def _index(index: np.ndarray | None) -> np.ndarray:

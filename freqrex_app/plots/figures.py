@@ -7,8 +7,7 @@ import math
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
-from ..engine.manipulations import snr_db
-from ..engine.perturbation import KINDS
+from ..audio.hearing import snr_db
 
 from ._common import (
     PALETTE,
@@ -23,11 +22,7 @@ from ._common import (
 )
 
 __all__ = ["waveform", "source_waveform", "responsibility", "spectrum_sets", "responsibility_spectrogram",
-           "perturbation", "PERTURBATIONS"]
-
-#: Perturbations :func:`perturbation` draws (keys of ``Explanation.perturbations()``), with a
-#: caption.
-PERTURBATIONS = {k.name: k.caption for k in KINDS}
+           "perturbation"]
 
 _HEAT = LinearSegmentedColormap.from_list(
     "freqrex_heat", ["#fde725", "#f89540", "#e8353b", "#9c179e"])
@@ -228,7 +223,8 @@ def responsibility_spectrogram(exp):
     over the log-magnitude spectrogram, the STFT flip's cells outlined in cyan, and the
     frequency responsibility alongside on the same mel axis. None when the STFT variant did
     not run."""
-    from .grid import hz_to_mel, mel_grid
+    from ..audio.scales import hz_to_mel
+    from .grid import mel_grid
 
     grid = mel_grid(exp)
     if grid is None:
@@ -297,7 +293,7 @@ def responsibility_spectrogram(exp):
 
 def _mel_ticks(grid) -> list[tuple[float, str]]:
     """A notes on the mel axis, dropping low ones that crowd (closer than 5% of the axis)."""
-    from .grid import hz_to_mel
+    from ..audio.scales import hz_to_mel
 
     gap = 0.05 * float(grid.mel_edges[-1] - grid.mel_edges[0])
     out: list[tuple[float, str]] = []
@@ -311,11 +307,9 @@ def _mel_ticks(grid) -> list[tuple[float, str]]:
 
 # --------------------------------------------------------------------------------------------
 def perturbation(exp, name: str):
-    """What the perturbation ``name`` (a key of :data:`PERTURBATIONS`) changed: the original and
+    """What the perturbation ``name`` (a key of ``exp.perturbations()``) changed: the original and
     the perturbed spectrum (dB, log-Hz; removed bins or cells marked) above, the original
     waveform and the difference below. Raises KeyError when that perturbation was not found."""
-    if name not in PERTURBATIONS:
-        raise KeyError(f"unknown perturbation {name!r}")
     found = exp.perturbations().get(name)
     if found is None:
         raise KeyError(f"{name} was not found for this explanation")
@@ -328,7 +322,7 @@ def perturbation(exp, name: str):
     fig = new_figure(10, 5.2, top=0.6)
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 2])
     snr_txt = "no change" if math.isinf(snr) else f"SNR {snr:.1f} dB"
-    title = f"{PERTURBATIONS[name]}  ·  {info}  ·  {snr_txt}"
+    title = f"{found.kind.caption}  ·  {info}  ·  {snr_txt}"
     if name == "stft_flip" and exp.stft is not None and exp.stft_flip is not None:
         _draw_removed_cells(top, exp, title)
     else:
