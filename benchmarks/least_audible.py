@@ -48,8 +48,8 @@ def run(clip: Path, model, args, search: str, folder: Path) -> dict:
            "gradients": exp.gradients, "predict_seconds": exp.predict_seconds,
            "label": exp.label, "margin": float(np.sort(exp.scores)[-1] - np.sort(exp.scores)[-2]),
            "hearing": {**exp.search.get("audibility", {}), "seconds": exp.hearing_seconds},
-           "lead": None if not lead else {"name": lead[0][0], "snr_db": lead[0][2].snr_db,
-                                          "mos": lead[0][2].mos, "search": lead[0][1].search}}
+           "lead": None if not lead else {"name": lead[0].name, "snr_db": lead[0].heard.snr_db,
+                                          "mos": lead[0].mos, "search": lead[0].search}}
     for name in ("quiet_flip", "stft_flip"):
         f, a = getattr(exp, name), exp.audibility.get(name)
         row[name] = None if f is None else {"snr_db": a.snr_db, "mos": a.mos, "n": f.k,
