@@ -134,7 +134,7 @@ def report(rows: list[dict]) -> str:
     out = ["| search | clips | STFT flip | median SNR | >= 30 / 35 / 40 dB | MOS >= 4.5 / 4.9 / 4.99 "
            "| quiet flip | median SNR | headline MOS >= 4.5 / 4.9 / 4.95 / 4.99 | median s | queries | gradients |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for search in SEARCHES:
+    for search in SEARCHES[:2]:
         rs = [r for r in rows if r["search"] == search]
         if not rs:
             continue
@@ -155,6 +155,26 @@ def report(rows: list[dict]) -> str:
     both = {}
     for r in rows:
         both.setdefault(r["clip"], {})[r["search"]] = r
+    peer = [r for r in rows if r["search"] == "hopskipjump"]
+    if peer:
+        snr = [r["lead"]["snr_db"] if r["lead"] and r["lead"]["flipped"] else None for r in peer]
+        mos = [r["lead"]["mos"] if r["lead"] and r["lead"]["flipped"] else None for r in peer]
+        got = [v for v in snr if v is not None]
+        out.append(f"\nHopSkipJump (ART; the waveform, L2, {statistics.median(r['queries'] for r in peer):.0f} "
+                   f"model calls): flipped {len(got)} of {len(peer)} clips, median SNR "
+                   f"{statistics.median(got) if got else float('nan'):.1f} dB, >= 30 / 35 / 40 dB: "
+                   f"{' / '.join(_share(snr, t) for t in (30, 35, 40))}, MOS >= 4.5 / 4.9 / 4.95: "
+                   f"{' / '.join(_share(mos, t) for t in (4.5, 4.9, 4.95))}.")
+    out += ["", "| clip | STFT flip, gradient | STFT flip, black-box | headline MOS, gradient "
+            "| headline MOS, black-box | peer attack |", "|---|---|---|---|---|---|"]
+    fmt = lambda r, key, unit: (f"{r[key]['snr_db']:.1f} dB" if unit == "dB" else  # noqa: E731
+                                f"{r[key]['mos']:.3f}") if r and r.get(key) else "–"
+    for clip, b in sorted(both.items()):
+        g, k, h = b.get("gradient"), b.get("black-box"), b.get("hopskipjump")
+        peer = (f"{h['lead']['snr_db']:.1f} dB, MOS {h['lead']['mos']:.3f}"
+                if h and h.get("lead") else ("no flip" if h else "–"))
+        out.append(f"| {clip[:3]} | {fmt(g, 'stft_flip', 'dB')} | {fmt(k, 'stft_flip', 'dB')} | "
+                   f"{fmt(g, 'lead', 'mos')} | {fmt(k, 'lead', 'mos')} | {peer} |")
     t = lambda r: r.get("cpu_seconds", r["seconds"])  # noqa: E731  CPU time where recorded
     ratios = [t(b["gradient"]) / t(b["black-box"]) for b in both.values()
               if "gradient" in b and "black-box" in b]
