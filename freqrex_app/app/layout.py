@@ -2,11 +2,14 @@
 ``gr.Blocks`` context builds them and keeps each as an attribute."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import gradio as gr
+from gradio.blocks import Block
 
 from .jobs import PERTURBATION_NAMES, hf_available
-from .render import (PERTURBATION_KEYS, RESULT_KEYS, credits_md, estimate_md, foil_choices,
-                     model_md)
+from .render import (PERTURBATION_KEYS, RESULT_KEYS, button, credits_md, estimate_md,
+                     foil_choices, model_md)
 from .settings import AppSettings
 
 __all__ = ["Layout", "CSS", "THEME"]
@@ -341,6 +344,23 @@ class Layout:
             self.api_json = gr.JSON(label="explanation")
             self.api_files = gr.File(file_count="multiple", label="files")
             self.api_zip = gr.File(label="zip")
+        self.components = self._named()
+
+    def _named(self) -> dict[str, Block]:
+        """Every component by its name: its attribute, or :func:`render.button` of a
+        perturbation; every name the results fill must be one (checked when the page is
+        built, not when it runs)."""
+        named = {k: v for k, v in vars(self).items() if isinstance(v, Block)}
+        named.update({button(n): b for n, b in self.pert_btns.items()})
+        missing = [k for k in RESULT_KEYS if k not in named]
+        if missing:
+            raise KeyError(f"the results fill components the page lacks: {missing}")
+        return named
+
+    def fill(self, values: Mapping[str, Any]) -> dict[Block, Any]:
+        """Gradio's return value for ``values`` keyed by component name (see
+        :data:`render.Values`): a component left out stays as it is; an unknown name raises."""
+        return {self.components[name]: value for name, value in values.items()}
 
     @property
     def pert_names(self) -> list[str]:
@@ -352,13 +372,13 @@ class Layout:
 
     @property
     def result_outputs(self) -> list:
-        """The components :func:`render.result_values` fills, in its order."""
-        return [getattr(self, k) for k in RESULT_KEYS] + self.pert_buttons
+        """The components :func:`render.result_values` may fill, in the page's order."""
+        return [self.components[k] for k in RESULT_KEYS] + self.pert_buttons
 
     @property
     def perturbation_outputs(self) -> list:
         """What :func:`render.perturbation_values` fills, then the perturbation buttons."""
-        return [getattr(self, k) for k in PERTURBATION_KEYS] + self.pert_buttons
+        return [self.components[k] for k in PERTURBATION_KEYS] + self.pert_buttons
 
     @property
     def explain_inputs(self) -> list:

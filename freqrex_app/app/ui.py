@@ -127,7 +127,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
                       concurrency_limit=limits.concurrency, show_progress="hidden")
 
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
-    cb.attach(demo)
+    cb.attach(demo, ui)
     demo.freqrex_board = cb.board  # the record of every job (tests, benchmarks)
     demo.freqrex_limits = limits  # for launch()
     demo.freqrex_listeners = cb.listeners  # who listens for which result (the gate counts)
