@@ -200,7 +200,7 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     import re
 
     from freqrex_app import load_model
-    from freqrex_app.app.jobs import job_from_folder
+    from freqrex_app.app.store import job_from_folder
     from freqrex_app.app.listening import read_audible
     from freqrex_app.app.compare import top_bands
     from freqrex_app.app.render import compare_values, lead_md, sufficient_md
@@ -331,7 +331,7 @@ def _page_explain(url: str, demo, clip: Path, **inputs) -> list[tuple[str, list]
 
 @pytest.mark.slow
 def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(app, client):
-    from freqrex_app.app.jobs import PERTURBATION_NAMES
+    from freqrex_app.app.perturbations import PERTURBATION_NAMES
     from freqrex_app.app.render import RESULT_KEYS
 
     url, demo = app
@@ -457,7 +457,7 @@ def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(app, model, 
     """Why electronic and not chillout, at the quick budget, driven through the page: the
     headline, the sufficient set's words, the facts and every row of the table are checked
     against the zip the page offers (its JSON, and its WAVs re-classified)."""
-    from freqrex_app.app.jobs import PERTURBATION_NAMES
+    from freqrex_app.app.perturbations import PERTURBATION_NAMES
     from freqrex_app.app.render import RESULT_KEYS
     from freqrex_app.engine.manipulations import snr_db
 

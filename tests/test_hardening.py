@@ -489,7 +489,7 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
     from freqrex_app import plots
     from freqrex_app.app import render as H
     from freqrex_app.app.examples import list_examples
-    from freqrex_app.app.jobs import prepare_job
+    from freqrex_app.app.outputs import prepare_job
     from freqrex_app.app.render import perturbation_rows
     from freqrex_app.audio import io as audio_io
     from freqrex_app.audio import load_audio

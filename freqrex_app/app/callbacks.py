@@ -16,17 +16,20 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from . import render
+from .errors import Cancelled, JobError
 from .examples import example_job
-from .format import one_line
-from .format import short
+from .format import one_line, short
 from .gradio_queue import (abandoned_check, current_event_id, drop_unheard, event_visitor,
                            pending_visitors)
 from .guard import Listeners
+from .jobs import run_job
 from .layout import Layout
-from .jobs import (PERTURBATION_NAMES, Cancelled, Job, JobError, model_views, recall,
-                   resolve_model_id, run_job)
+from .model_cache import model_views, resolve_model_id
+from .outputs import Job
+from .perturbations import PERTURBATION_NAMES
 from .preview import preview_png, read_source
 from .settings import AppSettings
+from .store import recall
 from .visitors import Allowance, visitor_of
 from .worker import WAITING, Board, Busy, Ticket
 

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 import gradio as gr
 from gradio.blocks import Block
 
-from .jobs import PERTURBATION_NAMES, hf_available
+from .model_cache import hf_available
+from .perturbations import PERTURBATION_NAMES
 from .render import (PERTURBATION_KEYS, RESULT_KEYS, button, credits_md, estimate_md,
                      foil_choices, model_md)
 from .settings import AppSettings

@@ -12,10 +12,12 @@ import gradio as gr
 
 from ..audio.hearing import words
 from .format import count, fmt_seconds, fmt_snr, pct
-from .jobs import PERTURBATION_NAMES, Job, perturbation_info, remember
-from .listening import FEW_TONES, lead_flip, read_audible
 from .limits import Limits
+from .listening import FEW_TONES, lead_flip, read_audible
+from .outputs import Job
+from .perturbations import PERTURBATION_NAMES, perturbation_info
 from .speed import SPEED, JobPlan
+from .store import remember
 
 log = logging.getLogger("freqrex.app")
 

@@ -12,10 +12,11 @@ from .callbacks import Callbacks
 from .examples import ASSETS, warm_examples
 from .gradio_queue import EXPLAIN, admit_joins
 from .guard import Gate, Listeners
-from .jobs import load_model_cached, model_views, small_job
+from .jobs import small_job
 from .layout import CSS, THEME, Layout
 from .limits import Limits, get_limits
 from .logs import setup_log
+from .model_cache import load_model_cached, model_views
 from .settings import AppSettings
 from .speed import calibrate as _calibrate
 

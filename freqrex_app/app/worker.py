@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from .format import fmt_seconds, short
-from .jobs import Cancelled, JobError
+from .errors import Cancelled, JobError
 from .speed import SPEED, JobPlan
 
 log = logging.getLogger("freqrex.app")
