@@ -19,7 +19,7 @@ from freqrex_app.app import render  # noqa: E402
 from freqrex_app.app.limits import Limits  # noqa: E402
 from freqrex_app.app.speed import SPEED, JobPlan, SpeedMeter  # noqa: E402
 from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
-from freqrex_app.app.worker import RUNNING  # noqa: E402
+from freqrex_app.app.board import RUNNING  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),

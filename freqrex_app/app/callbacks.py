@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from . import render
+from .board import WAITING, Board, Busy, Ticket
 from .errors import Cancelled, JobError
 from .examples import example_job
 from .format import one_line, short
@@ -31,7 +32,6 @@ from .preview import preview_png, read_source
 from .settings import AppSettings
 from .store import recall
 from .visitors import Allowance, visitor_of
-from .worker import WAITING, Board, Busy, Ticket
 
 log = logging.getLogger("freqrex.app")
 

@@ -121,7 +121,7 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
                       # the progress where the picture comes, never over the headline
                       show_progress_on=[ui.placeholder, ui.spectro_plot])
 
-        # the public API: one named endpoint, sharing the page's one worker
+        # the public API: one named endpoint, sharing the page's line (the board)
         api_btn = gr.Button(visible=False)
         api_btn.click(cb.explain_api, ui.api_inputs, ui.api_outputs, api_name="explain",
                       validator=cb.claim_api, concurrency_id=EXPLAIN,
