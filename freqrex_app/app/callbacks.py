@@ -352,7 +352,7 @@ class Callbacks:
         except Exception as exc:  # never a traceback in the UI
             log.exception("explain failed")
             yield from self._unshow(ticket)
-            raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0],
+            raise gr.Error(f"Something went wrong while explaining: {one_line(exc)}",
                            title="Error") from None
         progress(1.0, desc="done")
         values = render.result_values(job)
@@ -407,7 +407,7 @@ class Callbacks:
             raise _error(exc, self.visitor(request)) from None
         except Exception as exc:
             log.exception("explain (API) failed")
-            raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0]
+            raise gr.Error(f"Something went wrong while explaining: {one_line(exc)}"
                            ) from None
         files = [str(job.files["explanation"])] + [
             str(job.files[n]) for n in ("original", *PERTURBATION_NAMES) if n in job.files]
@@ -472,7 +472,7 @@ class Callbacks:
             job = example_job(ex, s.limits)
         except Exception as exc:
             log.exception("example %s failed", ex.stem)
-            raise gr.Error(f"This example could not be loaded: {exc}".splitlines()[0]) from None
+            raise gr.Error(f"This example could not be loaded: {one_line(exc)}") from None
         model = settings.get("model", s.default_model)
         inputs = {"audio_in": str(ex.path), "start": gr.update(value=settings.get("start", 0.0)),
                   "duration": gr.update(value=settings.get("duration",
