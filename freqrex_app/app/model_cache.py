@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from .errors import JobError
 from .format import one_line, short
+from .lru import BoundedLRU
 
 __all__ = ["resolve_model_id", "model_views", "load_model_cached", "hf_available"]
 
@@ -23,9 +22,7 @@ def hf_available() -> bool:
 
 # a Hugging Face repo id: 'name' or 'org/name', letters, digits, '-', '_', '.'
 _HF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
-_MODELS: OrderedDict[tuple[str, str], Any] = OrderedDict()
-_MODELS_LOCK = threading.Lock()
-_MAX_MODELS = 4
+_MODELS: BoundedLRU[tuple[str, str], Any] = BoundedLRU(4)  # (model id, labels view)
 
 
 def resolve_model_id(model: str | None, hf_id: str | None = None) -> str:
@@ -69,16 +66,10 @@ def load_model_cached(model_id: str, labels_view: str):
     """A loaded classifier, kept for the next job (a few at most)."""
     from .. import models
 
-    key = (model_id, labels_view)
-    with _MODELS_LOCK:
-        if key in _MODELS:
-            _MODELS.move_to_end(key)
-            return _MODELS[key]
+    def load():
         try:
-            model = models.load_model(model_id, labels_view=labels_view)
+            return models.load_model(model_id, labels_view=labels_view)
         except (ValueError, ImportError, OSError) as exc:
             raise JobError(one_line(exc)) from exc
-        _MODELS[key] = model
-        while len(_MODELS) > _MAX_MODELS:
-            _MODELS.popitem(last=False)
-        return model
+
+    return _MODELS.get_or_make((model_id, labels_view), load)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from pathlib import Path
 
 from .limits import Limits
+from .lru import BoundedLRU
 from .outputs import COMPARE_DIR, Job
 
 __all__ = ["partial_job_dir", "publish", "cleanup_jobs", "remember", "recall",
@@ -79,19 +78,13 @@ def cleanup_jobs(limits: Limits) -> int:
 
 # Finished jobs by folder: a few kept in memory; the session state holds only the folder, and a
 # job evicted here is rebuilt from its folder without any model call.
-_RECENT: OrderedDict[str, Job] = OrderedDict()
-_RECENT_LOCK = threading.Lock()
-_MAX_RECENT = 6
+_RECENT: BoundedLRU[str, Job] = BoundedLRU(6)
 
 
 def remember(job: Job) -> str:
     """Keep ``job`` for the session; returns the key to store in the session state."""
     key = str(job.folder)
-    with _RECENT_LOCK:
-        _RECENT[key] = job
-        _RECENT.move_to_end(key)
-        while len(_RECENT) > _MAX_RECENT:
-            _RECENT.popitem(last=False)
+    _RECENT.put(key, job)
     return key
 
 
@@ -99,10 +92,9 @@ def recall(key: str | None) -> Job | None:
     """The job stored under ``key`` (rebuilt from its folder when needed; None if gone)."""
     if not key:
         return None
-    with _RECENT_LOCK:
-        if key in _RECENT:
-            _RECENT.move_to_end(key)
-            return _RECENT[key]
+    job = _RECENT.get(key)
+    if job is not None:
+        return job
     folder = Path(key)
     if not (folder / "explanation.json").is_file():
         return None
