@@ -203,7 +203,8 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     from freqrex_app.app.store import job_from_folder
     from freqrex_app.app.listening import read_audible
     from freqrex_app.app.compare import top_bands
-    from freqrex_app.app.render import compare_values, lead_md, sufficient_md
+    from freqrex_app.app.render import compare_values
+    from freqrex_app.app.sentences import lead_md, sufficient_md
     from freqrex_app.engine.manipulations import snr_db
 
     first, _, _ = client.predict(handle_file(str(CLIP)), MODEL, start=2.0, duration=3.0,

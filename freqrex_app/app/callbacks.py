@@ -29,6 +29,7 @@ from .model_cache import model_views, resolve_model_id
 from .outputs import Job
 from .perturbations import PERTURBATION_NAMES
 from .preview import preview_png, read_source
+from .sentences import estimate_md, model_md
 from .settings import AppSettings
 from .store import recall
 from .visitors import Allowance, visitor_of
@@ -357,7 +358,7 @@ class Callbacks:
         progress(1.0, desc="done")
         values = render.result_values(job)
         try:  # the estimate now knows this model's measured speed
-            values["estimate"] = render.estimate_md(
+            values["estimate"] = estimate_md(
                 model_id, self.s.preset_calls(preset_name), dur, limits, compare_model)
         except Exception:
             pass  # the estimate stays as it was
@@ -495,8 +496,8 @@ class Callbacks:
             raise _error(exc) from None
         views = model_views(model_id)
         value = "genres" if "genres" in views else views[0]
-        return (gr.update(choices=views, value=value), render.model_md(model_id, value),
-                render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
+        return (gr.update(choices=views, value=value), model_md(model_id, value),
+                estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
                                    self.s.limits, compare),
                 gr.update(choices=render.foil_choices(model_id, value), value=""))
 
@@ -511,7 +512,7 @@ class Callbacks:
             return "", gr.update()
         choices = render.foil_choices(model_id, labels_view)
         keep = foil if foil in [v for _, v in choices] else ""
-        return render.model_md(model_id, labels_view), gr.update(choices=choices, value=keep)
+        return model_md(model_id, labels_view), gr.update(choices=choices, value=keep)
 
     def on_estimate(self, model, hf_id, dur, preset_name, compare=""):
         """The estimate for the settings now (this server's recent measured speed)."""
@@ -519,7 +520,7 @@ class Callbacks:
             model_id = resolve_model_id(model, hf_id)
         except JobError:
             model_id = model
-        return render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
+        return estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
                                   self.s.limits, compare)
 
     # -------------------------------------------------------------------- the excerpt

@@ -10,8 +10,8 @@ from gradio.blocks import Block
 from .model_cache import hf_available
 from .page_text import GLOSSARY, HOW, INTRO, PLACEHOLDER
 from .perturbations import PERTURBATION_NAMES
-from .render import (PERTURBATION_KEYS, RESULT_KEYS, button, credits_md, estimate_md,
-                     foil_choices, model_md)
+from .render import PERTURBATION_KEYS, RESULT_KEYS, button, foil_choices
+from .sentences import credits_md, estimate_md, model_md
 from .settings import AppSettings
 
 __all__ = ["Layout", "CSS", "THEME"]
