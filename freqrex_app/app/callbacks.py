@@ -189,12 +189,19 @@ class Callbacks:
         self.listeners = listeners or Listeners()
         self.previews = Allowance(limits.preview_msamples_per_min, 60.0)
         self.blocks = None
-        self.ui: Layout | None = None
+        self._ui: Layout | None = None
         self._cancelling: dict[str, Ticket] = {}  # session -> the ticket its Cancel stops
 
     def attach(self, blocks, ui: Layout) -> None:
         self.blocks = blocks
-        self.ui = ui
+        self._ui = ui
+
+    @property
+    def ui(self) -> Layout:
+        """The page's components (given by :meth:`attach`)."""
+        if self._ui is None:
+            raise RuntimeError("Callbacks.attach(blocks, ui) gives the handlers the page")
+        return self._ui
 
     def visitor(self, request: gr.Request | None) -> str:
         """The client address of a request (see :mod:`visitors`)."""

@@ -51,8 +51,8 @@ def button(name: str) -> str:
 
 
 def top_scores(job: Job, n: int = 5) -> dict[str, float]:
+    """The ``n`` top labels and their scores (the value of the scores component)."""
     return {label: float(score) for label, score in job.exp.top_scores(n)}
-
 
 
 def foil_choices(model_id: str, labels_view: str) -> list[tuple[str, str]]:
