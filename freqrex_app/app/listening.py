@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..audio.hearing import Audibility
+from ..engine.perturbation import KINDS, Perturbation
 
-__all__ = ["PEAK", "LISTENING_FILE", "LeadFlip", "Audible", "lead_flip", "lead_candidates",
+__all__ = ["PEAK", "LISTENING_FILE", "Audible", "lead_flip", "lead_candidates",
            "write_audible", "read_audible", "FEW_TONES", "KEPT", "outcome"]
 
 #: Peak of an amplified sound (full scale is 1).
@@ -30,7 +30,7 @@ FEW_TONES = 12
 
 
 #: The outputs that keep a set of bins (the decision holds on them); the others remove or change.
-KEPT = ("sufficient", "necessary_kept", "complete")
+KEPT = tuple(k.name for k in KINDS if k.kept)
 
 
 def outcome(exp, name: str, label: str) -> tuple[bool, str]:
@@ -51,28 +51,6 @@ def outcome(exp, name: str, label: str) -> tuple[bool, str]:
 
 
 @dataclass(frozen=True)
-class LeadFlip:
-    """A verified flip: its output name (``quiet_flip``, ``stft_flip``, ``flip_k``), the new
-    label and confidence, how audible it is (SNR, Zimtohrli distance and MOS), how many
-    features it changed and in which domain, and which search found it."""
-
-    name: str
-    label: str
-    confidence: float
-    snr_db: float
-    k: int
-    unit: str
-    gain: float
-    zimtohrli: float | None = None
-    mos: float | None = None
-    search: str = "black-box"
-
-    @property
-    def audibility(self) -> Audibility:
-        return Audibility(self.snr_db, self.zimtohrli, self.mos)
-
-
-@dataclass(frozen=True)
 class Audible:
     """An amplified sound: its file and the gain it was written with (linear and dB)."""
 
@@ -85,15 +63,13 @@ class Audible:
         return 20.0 * math.log10(self.gain) if self.gain > 0 else 0.0
 
 
-def lead_candidates(exp) -> list[LeadFlip]:
+def lead_candidates(exp) -> list[Perturbation]:
     """Every verified change of the decision in ``exp`` (the flips, and the removal of the
     sufficient-and-necessary set), the least audible first (``Explanation.verified_flips``)."""
-    return [LeadFlip(p.name, p.label, p.confidence, p.snr_db, p.k, p.space, p.gain,
-                     p.zimtohrli, p.mos, p.search)
-            for p in exp.verified_flips()]
+    return exp.verified_flips()
 
 
-def lead_flip(exp) -> LeadFlip | None:
+def lead_flip(exp) -> Perturbation | None:
     """The least audible verified flip, by the model of hearing; None when nothing flipped."""
     found = lead_candidates(exp)
     return found[0] if found else None

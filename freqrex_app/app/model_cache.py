@@ -4,7 +4,6 @@ loaded classifiers kept for the next job."""
 from __future__ import annotations
 
 import importlib.util
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ def hf_available() -> bool:
     return importlib.util.find_spec("transformers") is not None
 
 
-# a Hugging Face repo id: 'name' or 'org/name', letters, digits, '-', '_', '.'
-_HF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
 _MODELS: BoundedLRU[tuple[str, str], Any] = BoundedLRU(4)  # (model id, labels view)
 
 
@@ -35,7 +32,9 @@ def resolve_model_id(model: str | None, hf_id: str | None = None) -> str:
         source = hf_id[3:] if hf_id.startswith("hf:") else hf_id
         if not hf_available():
             raise JobError("Hugging Face models need the optional extra: pip install 'freqrex-app[hf]'")
-        if not _HF_ID.fullmatch(source) or ".." in source:
+        from ..models.hf import is_hub_id  # the hf extra is installed: checked above
+
+        if not is_hub_id(source):
             raise JobError(f"not a Hugging Face model id: {short(repr(hf_id), 60)} "
                            "(expected 'org/name')")
         if Path(source).exists():  # the loader would read it as a folder on this server

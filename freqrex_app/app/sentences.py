@@ -102,7 +102,7 @@ _SEARCH_WORDS = {"gradient": "the model's gradient", "black-box": "black-box sea
 
 def _audible(lead) -> str:
     """What the model of hearing says of the lead flip (SNR alone while it is not scored)."""
-    return words(lead.audibility)
+    return words(lead.heard)
 
 
 def _heard(lead) -> str:

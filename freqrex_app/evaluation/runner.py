@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 import traceback
 import zipfile
 from dataclasses import dataclass, field, asdict

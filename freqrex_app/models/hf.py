@@ -28,14 +28,20 @@ import torch
 from ..errors import first_line
 
 __all__ = ["HFClassifier", "load_hf", "HUB_MODELS_ENV", "HUB_FILES", "HubModelStatus",
-           "allowed_hub_models", "download_hub_model", "register_hub_models"]
+           "allowed_hub_models", "download_hub_model", "register_hub_models", "is_hub_id"]
 
 #: The allow-list: Hub ids (comma or space separated) a Space downloads and registers.
 HUB_MODELS_ENV = "FREQREX_HF_MODELS"
 #: What is downloaded for an allow-listed id: configs and safetensors weights, nothing else.
 HUB_FILES = ("*.json", "*.safetensors", "*.txt")
 log = logging.getLogger("freqrex.models")
-_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether ``text`` is a Hugging Face Hub model id: ``org/name`` (or a legacy ``name``),
+    letters, digits, ``-``, ``_`` and ``.``, never ``..``."""
+    return bool(_HUB_ID.fullmatch(text)) and ".." not in text
 
 
 class HFClassifier:
@@ -171,7 +177,7 @@ def download_hub_model(model_id: str, cache_dir: str | Path | None = None) -> st
     """Download the configs and safetensors weights of ``model_id`` (``org/name``) into the
     Hugging Face cache; returns the snapshot folder. Only :func:`register_hub_models` calls this,
     for ids on the allow-list."""
-    if not _HUB_ID.fullmatch(model_id) or ".." in model_id:
+    if not is_hub_id(model_id):
         raise ValueError(f"not a Hugging Face model id: {model_id!r} (expected 'org/name')")
     from huggingface_hub import snapshot_download
 
@@ -199,7 +205,7 @@ def register_hub_models(value: str | None = None, *, device: str | None = None,
     fetch = fetch or (lambda model_id: download_hub_model(model_id, cache_dir=cache_dir))
     out: list[HubModelStatus] = []
     for model_id in allowed_hub_models(value):
-        if not _HUB_ID.fullmatch(model_id) or ".." in model_id:
+        if not is_hub_id(model_id):
             out.append(HubModelStatus(model_id, False, f"{HUB_MODELS_ENV}: {model_id!r} is not a "
                                       "Hugging Face model id ('org/name'); skipped"))
             continue
@@ -234,10 +240,10 @@ def _load_cached_or_fetch(model_id: str, device: str | None, cache_dir: str | Pa
         fetch(model_id)
     except Exception as exc:
         raise ValueError(f"not in the local cache and the download failed "
-                         f"({type(exc).__name__}: {_first_line(exc)})") from exc
+                         f"({type(exc).__name__}: {first_line(exc)})") from exc
     try:
         return HFClassifier(model_id, device=device, cache_dir=cache_dir)
     except ValueError as exc:
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         raise ValueError(f"downloaded, but it does not load as a safetensors audio classifier "
-                         f"({_first_line(cause)})") from exc
+                         f"({first_line(cause)})") from exc
