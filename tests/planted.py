@@ -22,6 +22,30 @@ def tone_clip(seconds: float = 1.0, tones=((440, 0.2), (1000, 0.3)), noise: floa
     return x.astype(np.float32)
 
 
+#: The generated beds under planted causes, and their seeds (the responsibility and STFT tests).
+BEDS = ("noise", "harmonic", "chord")
+SEEDS = (0, 1, 2)
+
+
+def bed(kind: str, seed: int) -> np.ndarray:
+    """A generated 1 s bed: 'noise' (pink-ish), 'harmonic' (a note with 8 partials, random
+    f0) or 'chord' (three notes of 4 partials), plus white noise; f0s and phases from seed."""
+    rng = np.random.default_rng([seed, len(kind)])
+    n = SR
+    t = np.arange(n) / SR
+    x = 0.01 * rng.standard_normal(n)
+    if kind == "noise":
+        spec = np.fft.rfft(rng.standard_normal(n)) / np.sqrt(np.arange(1, n // 2 + 2))
+        x += 0.1 * np.fft.irfft(spec, n=n) / np.std(np.fft.irfft(spec, n=n))
+    else:
+        f0s = [rng.uniform(90, 200)] if kind == "harmonic" else \
+            [f * r for f in [rng.uniform(110, 180)] for r in (1.0, 1.26, 1.5)]
+        for f0 in f0s:
+            for h in range(1, 9 if kind == "harmonic" else 5):
+                x += 0.08 / h * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi))
+    return x
+
+
 def hz_to_bin(hz: float, n: int) -> int:
     return int(round(hz * n / SR))
 

@@ -4,8 +4,6 @@ record on the server says it was cancelled and when its thread stopped, and the 
 is served promptly."""
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +13,6 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from freqrex_app.app.limits import Limits  # noqa: E402
-from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -33,19 +30,16 @@ SLACK_S = 8.0
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    limits = Limits(max_source_s=60.0, max_excerpt_s=3.0, default_excerpt_s=3.0,
-                    max_budget=1000, concurrency=1, queue_size=8,
-                    cache=tmp_path_factory.mktemp("abandon-cache"))
-    url, demo = serve_in_thread(limits)
-    yield url, demo
-    shutdown(demo)
+def app_limits(tmp_path_factory) -> Limits:
+    return Limits(max_source_s=60.0, max_excerpt_s=3.0, default_excerpt_s=3.0,
+                  max_budget=1000, concurrency=1, queue_size=8,
+                  cache=tmp_path_factory.mktemp("abandon-cache"))
 
 
 @pytest.fixture(scope="module")
-def solo_s(app):
+def solo_s(served):
     """Seconds of the small job with nothing else running (the model already loaded)."""
-    url, _ = app
+    url = served.url
     _next_job_seconds(url)  # loads the model
     return _next_job_seconds(url)
 
@@ -93,8 +87,8 @@ def _assert_stopped(ticket, reason: str, asked_at: float) -> None:
     assert ticket.queries == queries, "the model was called after the job ended"
 
 
-def test_a_client_that_cancels_stops_its_job_and_one_job_per_session(app, solo_s):
-    url, demo = app
+def test_a_client_that_cancels_stops_its_job_and_one_job_per_session(served, solo_s):
+    url, demo = served.url, served.demo
     board = demo.freqrex_board
     jobs_dir = Path(demo.freqrex_limits.cache) / "jobs"
     before = sorted(p.name for p in jobs_dir.iterdir()) if jobs_dir.is_dir() else []
@@ -125,45 +119,26 @@ def test_a_client_that_cancels_stops_its_job_and_one_job_per_session(app, solo_s
 
 
 @pytest.mark.browser
-def test_a_page_closed_mid_job_stops_its_job(app, solo_s, tmp_path_factory):
-    chromium = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
-    chromedriver = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
-    if not (shutil.which(chromium) and shutil.which(chromedriver)):
-        pytest.skip("chromium and chromedriver are needed (make browser)")
-    os.environ["SE_OFFLINE"] = "true"
-    pytest.importorskip("selenium")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def test_a_page_closed_mid_job_stops_its_job(served, solo_s, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
-    from test_browser import _click, _open, _upload
 
-    url, demo = app
-    board = demo.freqrex_board
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--window-size=1440,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-abandon')}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
-    try:
-        _open(driver, url)
-        _upload(driver, CLIP)
-        WebDriverWait(driver, 60).until(EC.visibility_of_element_located(
-            (By.CSS_SELECTOR, "#excerpt-preview img")))
-        _click(driver, "explain-btn")
-        ticket = _wait_running(board)
-        # the page shows the job's progress, then the page is closed
-        WebDriverWait(driver, 20).until(
-            lambda d: "model calls" in d.find_element(By.ID, "queue-status").text)
-        asked = time.time()
-        driver.get("about:blank")
-        _assert_stopped(ticket, "page closed", asked)
-    finally:
-        driver.quit()
+    from page import click, open_page, upload
+
+    url, board = served.url, served.demo.freqrex_board
+    open_page(browser, url)
+    upload(browser, CLIP)
+    WebDriverWait(browser, 60).until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, "#excerpt-preview img")))
+    click(browser, "explain-btn")
+    ticket = _wait_running(board)
+    # the page shows the job's progress, then the page is closed
+    WebDriverWait(browser, 20).until(
+        lambda d: "model calls" in d.find_element(By.ID, "queue-status").text)
+    asked = time.time()
+    browser.get("about:blank")
+    _assert_stopped(ticket, "page closed", asked)
     seconds = _next_job_seconds(url)
     print(f"page closed: stopped {ticket.ended_at - asked:.2f} s after the page left, "
           f"{ticket.queries} model calls; next job {seconds:.1f} s (alone: {solo_s:.1f} s)")

@@ -11,10 +11,9 @@ import pytest
 import soundfile as sf
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 
 from freqrex_app.app.limits import Limits  # noqa: E402
-from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
 
 pytestmark = [
     # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
@@ -33,24 +32,10 @@ SPEC_KEYS = {"model", "labels_view", "sample_rate", "start", "duration", "n_samp
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("app-cache")
-    limits = Limits(max_source_s=40.0, max_excerpt_s=10.0, default_excerpt_s=5.0,
-                    max_budget=400, max_upload_mb=3.0, concurrency=1, queue_size=8,
-                    cache=cache)
-    url, demo = serve_in_thread(limits)
-    yield url, demo
-    shutdown(demo)
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    return app[0]
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server, verbose=False)
+def app_limits(tmp_path_factory) -> Limits:
+    return Limits(max_source_s=40.0, max_excerpt_s=10.0, default_excerpt_s=5.0,
+                  max_budget=400, max_upload_mb=3.0, concurrency=1, queue_size=8,
+                  cache=tmp_path_factory.mktemp("app-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -330,11 +315,11 @@ def _page_explain(url: str, demo, clip: Path, **inputs) -> list[tuple[str, list]
 
 
 @pytest.mark.slow
-def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(app, client):
+def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(served, client):
     from freqrex_app.app.jobs import PERTURBATION_NAMES
     from freqrex_app.app.render import RESULT_KEYS
 
-    url, demo = app
+    url, demo = served.url, served.demo
     keys = [*RESULT_KEYS, *PERTURBATION_NAMES, "estimate"]
     updates = _page_explain(url, demo, CLIP, start=2.0, duration=3.0, preset="quick", seed=0,
                             stft=True)
@@ -452,7 +437,7 @@ def _table(value) -> list[list]:
 
 
 @pytest.mark.slow
-def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(app, model, tmp_path):
+def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(served, model, tmp_path):
     """Why electronic and not chillout, at the quick budget, driven through the page: the
     headline, the sufficient set's words, the facts and every row of the table are checked
     against the zip the page offers (its JSON, and its WAVs re-classified)."""
@@ -460,7 +445,7 @@ def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(app, model, 
     from freqrex_app.app.render import RESULT_KEYS
     from freqrex_app.engine.manipulations import snr_db
 
-    url, demo = app
+    url, demo = served.url, served.demo
     foil = "chillout"
     updates = _page_explain(url, demo, CLIP, start=2.0, duration=3.0, preset="quick", seed=0,
                             stft=False, foil=foil)

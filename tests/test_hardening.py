@@ -30,12 +30,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from freqrex_app.app.limits import Limits
+from server_process import ROOT, Server, rss_mb
+
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 MUSIC = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"
@@ -167,72 +169,10 @@ def _one_line(message: str, pattern: str, where: str) -> None:
 
 # ------------------------------------------------------------------------------ the server
 
-SERVE = """
-import signal, sys, threading
-from freqrex_app.app.limits import Limits
-from freqrex_app.app.testing import serve_in_thread, shutdown
-url, demo = serve_in_thread(Limits.from_env(), port=int(sys.argv[1]), warm=False)
-print("READY", url, flush=True)
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-shutdown(demo)
-"""
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class Server:
-    """The app in a server process of its own (its settings: ``SERVER_ENV``, or ``env``)."""
-
-    def __init__(self, root: Path, env: dict[str, str] | None = None):
-        from freqrex_app.app.testing import free_port
-
-        self.root = root
-        self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, **(SERVER_ENV if env is None else env), "TMPDIR": str(self.tmp),
-               "GRADIO_TEMP_DIR": str(self.tmp / "gradio"),
-               "FREQREX_CACHE": str(self.tmp / "freqrex-app"),
-               "GRADIO_ANALYTICS_ENABLED": "False"}
-        self.log = open(root / "server.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, str(self.port)], cwd=ROOT,
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 180
-        while "READY" not in (root / "server.log").read_text():
-            assert self.proc.poll() is None, (root / "server.log").read_text()
-            assert time.time() < deadline, "the server did not start in 180 s"
-            time.sleep(0.5)
-        self.rss_start = rss_mb(self.proc.pid)
-
-    @property
-    def jobs(self) -> list[Path]:
-        folder = self.tmp / "freqrex-app" / "jobs"
-        return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log.close()
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("server"))
+    srv = Server(tmp_path_factory.mktemp("server"), SERVER_ENV)
     yield srv
     srv.stop()
 
@@ -401,7 +341,6 @@ def test_unusual_and_two_hour_audio_through_the_cli(corpus, tmp_path):
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     """The page's own handlers (the functions the Blocks call), without a browser."""
-    from freqrex_app.app.limits import Limits
     from freqrex_app.app.ui import build_app
 
     cache = tmp_path_factory.mktemp("ui-cache")
@@ -533,50 +472,29 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
 # ------------------------------------------------------------------------------ the page itself
 
 
+@pytest.fixture(scope="module")
+def app_limits(tmp_path_factory) -> Limits:
+    """The in-process server of the page test (conftest's ``served``): this module's limits."""
+    return Limits(max_upload_mb=UPLOAD_MB, max_source_s=MAX_SOURCE_S, max_excerpt_s=5.0,
+                  default_excerpt_s=3.0, max_budget=120,
+                  cache=tmp_path_factory.mktemp("page-cache"))
+
+
 @pytest.mark.browser
-def test_bad_files_in_the_page_show_a_message(corpus, tmp_path_factory):
-    """Headless chromium (as tests/test_browser.py, whose helpers it reuses): a few corpus
-    files uploaded in the page each give a toast with the reason; a file over the upload
-    limit is stopped by the page; the page keeps working."""
-    import shutil
+def test_bad_files_in_the_page_show_a_message(corpus, served, browser, app_limits):
+    """Headless chromium: a few corpus files uploaded in the page each give a toast with the
+    reason; a file over the upload limit is stopped by the page; the page keeps working."""
+    from page import open_page, toast_text, upload
 
-    chromium = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
-    chromedriver = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
-    if not (shutil.which(chromium) and shutil.which(chromedriver)):
-        pytest.skip("chromium and chromedriver are needed")
-    os.environ["SE_OFFLINE"] = "true"
-    pytest.importorskip("selenium")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from freqrex_app.app.limits import Limits
-    from freqrex_app.app.testing import serve_in_thread, shutdown
-    from test_browser import _open, _toast_text, _upload
-
-    limits = Limits(max_upload_mb=UPLOAD_MB, max_source_s=MAX_SOURCE_S, max_excerpt_s=5.0,
-                    default_excerpt_s=3.0, max_budget=120,
-                    cache=tmp_path_factory.mktemp("page-cache"))
-    url, demo = serve_in_thread(limits, warm=False)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--window-size=1440,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-hardening')}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
-    try:
-        for name in ("nan.wav", "truncated.mp3", "two_hours.wav"):
-            _open(driver, url)
-            _upload(driver, corpus[name])
-            toast = _toast_text(driver).strip().splitlines()  # title, close button, text
-            _one_line(toast[-1], BAD[name], f"page {name}")
-        _open(driver, url)
-        _upload(driver, corpus[OVER_LIMIT])
-        message = _toast_text(driver).lower()
-        print("page, over the limit:", " | ".join(message.splitlines()))
-        assert "size" in message or "large" in message or "exceed" in message, message
-        assert not (limits.cache / "jobs").exists() or not any((limits.cache / "jobs").iterdir())
-    finally:
-        driver.quit()
-        shutdown(demo)
+    for name in ("nan.wav", "truncated.mp3", "two_hours.wav"):
+        open_page(browser, served.url)
+        upload(browser, corpus[name])
+        toast = toast_text(browser).strip().splitlines()  # title, close button, text
+        _one_line(toast[-1], BAD[name], f"page {name}")
+    open_page(browser, served.url)
+    upload(browser, corpus[OVER_LIMIT])
+    message = toast_text(browser).lower()
+    print("page, over the limit:", " | ".join(message.splitlines()))
+    assert "size" in message or "large" in message or "exceed" in message, message
+    jobs = app_limits.cache / "jobs"
+    assert not jobs.exists() or not any(jobs.iterdir())
