@@ -123,3 +123,39 @@ class Burst:
         level = self.band_level(np.asarray(waves, dtype=np.float64))
         p = 1.0 / (1.0 + np.exp(-(level - self.threshold) / (0.1 * self.threshold)))
         return np.stack([1 - p, p], axis=1).astype(np.float32)
+
+
+#: ThreeLabels' tones (Hz) and its clips' length (samples: 0.5 s).
+A, B, D = 600.0, 1400.0, 3000.0
+N_XYZ = SR // 2
+
+
+class ThreeLabels:
+    """x = amp(A) + 0.05, y = amp(B), z = 0.4 - amp(D), clipped to [0, 1]; w is never heard.
+    On ``three_labels_clip``: kept alone, A keeps x ahead of y while z tops the kept sound;
+    removing A lets y win; nothing brings w on top. A foil here is a real choice among labels."""
+
+    name, sample_rate, labels = "planted-xyz", SR, ["x", "y", "z", "w"]
+
+    def predict(self, waves: np.ndarray) -> np.ndarray:
+        waves = np.asarray(waves, dtype=np.float64)
+        n = waves.shape[1]
+        spec = np.abs(np.fft.rfft(waves, axis=1)) / (n / 2)
+        a, b, d = (spec[:, hz_to_bin(f, n)] for f in (A, B, D))
+        w = np.zeros_like(a)
+        return np.clip(np.stack([a + 0.05, b, 0.4 - d, w], axis=1), 0, 1).astype(np.float32)
+
+
+def three_labels_clip(seed: int) -> np.ndarray:
+    """Tones A (x), B (y) and a loud D (which keeps z down) over faint noise, 0.5 s."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N_XYZ) / SR
+    x = 0.005 * rng.standard_normal(N_XYZ)
+    for hz, amp in ((A, 0.3), (B, 0.2), (D, 0.5)):
+        x += amp * np.sin(2 * np.pi * hz * t + rng.uniform(0, 2 * np.pi))
+    return x.astype(np.float32)
+
+
+def three() -> ThreeLabels:
+    """Factory for the command line: ``--model planted:three``."""
+    return ThreeLabels()
