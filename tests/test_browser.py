@@ -86,7 +86,9 @@ def test_upload_explain_and_listen(served, browser):
     # players: the original and the perturbed clip, side by side
     for elem in ("player-original", "player-perturbed"):
         box = browser.find_element(By.ID, elem)
-        assert box.find_elements(By.CSS_SELECTOR, "audio, [data-testid='waveform-x'], #waveform, .waveform-container, button"), elem
+        # a loaded player: its waveform and its play button (an empty one shows neither)
+        assert box.find_elements(By.CSS_SELECTOR, ".waveform-container #waveform"), elem
+        assert box.find_elements(By.CSS_SELECTOR, "button.play-pause-button"), elem
     caption = browser.find_element(By.ID, "pert-caption").text
     assert "SNR" in caption
     table = browser.find_element(By.ID, "pert-table").text
@@ -97,10 +99,14 @@ def test_upload_explain_and_listen(served, browser):
     click(browser, "pert-flip_3")
     WebDriverWait(browser, 30).until(
         lambda d: "Flip-3" in d.find_element(By.ID, "pert-caption").text)
+    # the necessary set's button is disabled when the set was not found: a click then
+    # leaves Flip-3 shown
+    found = browser.find_element(By.ID, "pert-necessary_removed").is_enabled()
     click(browser, "pert-necessary_removed")
     time.sleep(1.0)
-    caption = browser.find_element(By.ID, "pert-caption").text
-    assert "Necessary removed" in caption or "Flip-3" in caption  # disabled when not found
+    want = "Necessary removed" if found else "Flip-3"
+    WebDriverWait(browser, 30).until(
+        lambda d: want in d.find_element(By.ID, "pert-caption").text)
     browser.execute_script("document.getElementById('pert-caption').scrollIntoView()")
     time.sleep(0.8)
     shot(browser, "app-perturbation")
@@ -109,9 +115,9 @@ def test_upload_explain_and_listen(served, browser):
     for tab, selector in (("Responsibility over frequency", PLOT.format("fig-responsibility")),
                           ("Notes and registers", PLOT.format("fig-notes")),
                           ("Spectrum and sets", "#fig-spectrum img")):
-        for button in browser.find_elements(By.CSS_SELECTOR, "button[role='tab']"):
-            if button.text.strip() == tab:
-                browser.execute_script("arguments[0].click()", button)
+        [button] = [b for b in browser.find_elements(By.CSS_SELECTOR, "button[role='tab']")
+                    if b.text.strip() == tab]  # the tab named, and only it
+        browser.execute_script("arguments[0].click()", button)
         WebDriverWait(browser, 20).until(EC.visibility_of_element_located(
             (By.CSS_SELECTOR, selector)))
     assert "musical range" in browser.find_element(By.ID, "notes-summary").get_attribute("textContent")
@@ -126,7 +132,7 @@ def test_bad_upload_shows_a_message_and_the_page_keeps_working(served, browser, 
     bad.write_text("definitely not a sound file\n" * 100)
     upload(browser, bad)
     message = toast_text(browser)
-    assert "format" in message.lower() or "audio" in message.lower(), message
+    assert "corrupt or not audio" in message.lower(), message
     shot(browser, "app-bad-upload")
 
     open_page(browser, served.url)
@@ -200,7 +206,15 @@ def test_cancel_stops_the_job(served, browser, caplog):
     WebDriverWait(browser, 90, poll_frequency=0.2).until(
         lambda d: "so far" in d.find_element(By.ID, "headline").text.lower())
     shot(browser, "app-progress")
+    [ticket] = [t for t in served.demo.freqrex_board.line() if t.state == "running"]
+    asked = time.time()
     click(browser, "cancel-btn")
+    WebDriverWait(browser, 30, poll_frequency=0.05).until(lambda d: ticket.ended)
+    # the job stopped within about half a second of the click (docs/hosting.md: it asks before
+    # each model call, about every half second); tests/test_cancel.py takes a median of three
+    record = ticket.to_dict()
+    assert record["state"] == "cancelled", record
+    assert record["ended_at"] - asked < 1.0, record
     WebDriverWait(browser, 30, poll_frequency=0.5).until(
         lambda d: any("cancelled" in r.getMessage() for r in caplog.records))
     WebDriverWait(browser, 15, poll_frequency=0.2).until(
