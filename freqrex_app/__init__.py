@@ -11,13 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from .audio import Audio, AudioError, load_audio, write_wav
-from .engine import EngineConfig, Explanation, FreqReX, explain, load_explanation
+from .engine import EngineConfig, Explanation, FreqReX, Perturbation, explain, load_explanation
+from .errors import FreqReXError
 from .models.base import Classifier, check_classifier, restrict_labels
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Audio", "AudioError", "Classifier", "EngineConfig", "Explanation", "FreqReX",
+    "Audio", "AudioError", "Classifier", "EngineConfig", "Explanation", "FreqReX", "FreqReXError",
+    "Perturbation",
     "check_classifier", "explain", "list_models", "load_audio", "load_explanation",
     "load_model", "model_info", "restrict_labels", "write_wav",
 ]

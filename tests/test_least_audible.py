@@ -130,7 +130,7 @@ def test_gradient_flip_with_a_foil_makes_the_foil_win(excerpt, tmp_path):
     # not count (electronica, the third, is out of reach: no gain flips to it)
     foil = model.labels[int(order[3])]
     exp = fx.explain(x, model, budget=400, seed=0, contrast=foil)
-    found = [f for _, f, _ in exp.verified_flips() if f.search == "gradient"]
+    found = [f for f in exp.verified_flips() if f.search == "gradient"]
     assert found, exp.notes
     assert foil == "chillout"
     for f in found:

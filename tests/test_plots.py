@@ -2,7 +2,6 @@
 and handles missing parts (no STFT variant, sets not found)."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from matplotlib.figure import Figure
 from freqrex_app import plots
 from freqrex_app.audio import Audio
 from freqrex_app.engine import explain
+from freqrex_app.engine.perturbation import KINDS
 
 
 class BandsModel:
@@ -48,20 +48,17 @@ def exp():
 
 @pytest.mark.parametrize("name", ["waveform", "responsibility", "spectrum_sets",
                                   "responsibility_spectrogram"])
-def test_figures_are_quick_and_render(exp, name, tmp_path):
-    getattr(plots, name)(exp)  # warm up imports
-    t0 = time.perf_counter()
-    fig = getattr(plots, name)(exp)
+def test_figures_render(exp, name, tmp_path):
+    fig = getattr(plots, name)(exp)  # their time is measured by benchmarks/first_picture.py
     assert isinstance(fig, Figure)
     fig.savefig(tmp_path / f"{name}.png", dpi=110)
-    assert time.perf_counter() - t0 < 2.0  # ~0.3 s on an idle core; shared CI is slower
     assert (tmp_path / f"{name}.png").stat().st_size > 10_000
 
 
 def test_every_found_perturbation_is_drawn(exp, tmp_path):
     waves = exp.waves()
     drawn = 0
-    for name in plots.PERTURBATIONS:
+    for name in (k.name for k in KINDS):
         if name not in waves:
             with pytest.raises(KeyError, match=f"{name} was not found for this explanation"):
                 plots.perturbation(exp, name)
@@ -70,7 +67,7 @@ def test_every_found_perturbation_is_drawn(exp, tmp_path):
         fig.savefig(tmp_path / f"{name}.png", dpi=80)
         drawn += 1
     assert drawn >= 6  # the five flips and the STFT flip at least
-    with pytest.raises(KeyError, match="unknown perturbation 'nonsense'"):
+    with pytest.raises(KeyError, match="nonsense was not found for this explanation"):
         plots.perturbation(exp, "nonsense")
 
 

@@ -13,9 +13,10 @@ import pytest
 import freqrex_app as fx
 from freqrex_app.audio import load_audio
 from freqrex_app.plots import hz_to_note
-from freqrex_app.plots.grid import grid_from_arrays, hz_to_mel, mel_grid, mel_to_hz
+from freqrex_app.audio.scales import hz_to_mel, mel_to_hz, midi_to_note as note_name
+from freqrex_app.plots.grid import grid_from_arrays, mel_grid
 from freqrex_app.plots.interactive import frequency_figure, notes_figure, spectrogram_figure
-from freqrex_app.plots.notes import (REGISTERS, midi_of_hz, note_name, note_summary,
+from freqrex_app.plots.notes import (REGISTERS, midi_of_hz, note_summary,
                                      notes_markdown, summarise_notes)
 
 from planted import Planted, tone_clip

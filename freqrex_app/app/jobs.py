@@ -335,7 +335,8 @@ def recall(key: str | None) -> Job | None:
 def job_from_folder(folder: Path) -> Job:
     """A job rebuilt from the files it wrote (the explanation via ``load_explanation``)."""
     from ..engine import load_explanation
-    from ..engine.explanation import AUDIO_FILES, FIGURE_FILES
+    from ..engine.explanation import AUDIO_FILES
+    from ..plots.save import FIGURE_FILES
 
     exp = load_explanation(folder)
     files: dict[str, Path] = {"explanation": folder / "explanation.json",

@@ -88,10 +88,9 @@ class Audible:
 def lead_candidates(exp) -> list[LeadFlip]:
     """Every verified change of the decision in ``exp`` (the flips, and the removal of the
     sufficient-and-necessary set), the least audible first (``Explanation.verified_flips``)."""
-    return [LeadFlip(name, exp.labels[f.label], float(f.confidence), float(f.snr_db), int(f.k),
-                     "time-frequency cells" if name == "stft_flip" else "frequency bins",
-                     float(f.gain), heard.zimtohrli, heard.mos, f.search)
-            for name, f, heard in exp.verified_flips()]
+    return [LeadFlip(p.name, p.label, p.confidence, p.snr_db, p.k, p.space, p.gain,
+                     p.zimtohrli, p.mos, p.search)
+            for p in exp.verified_flips()]
 
 
 def lead_flip(exp) -> LeadFlip | None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import FreqReXError
 from .clip import Audio
 
 __all__ = [
@@ -80,7 +81,7 @@ _MP3_PREROLL = 8 * 1152  # frames decoded and dropped before an MP3 excerpt (see
 _MAX_RATE = 1_536_000  # highest sample rate accepted (8 x 192 kHz)
 
 
-class AudioError(ValueError):
+class AudioError(FreqReXError, ValueError):
     """An input the audio stage refuses, with a one-line message for a person."""
 
 

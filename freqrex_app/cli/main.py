@@ -7,7 +7,9 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["main", "build_parser", "resolve_model"]
+from ..errors import first_line
+
+__all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,21 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve_model(model_id: str | None, labels_view: str | None = None):
-    """A classifier from a built-in id, ``hf:...`` or ``package.module:factory``."""
-    from .. import models
-    if model_id and ":" in model_id and not model_id.startswith("hf:"):
-        here = str(Path.cwd())  # let 'mymodels:factory' find ./mymodels.py
-        if here not in sys.path:
-            sys.path.insert(0, here)
-    return models.load_model(model_id or models.DEFAULT_MODEL, labels_view=labels_view)
-
-
 def _explain(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..audio import load_audio
     from ..engine import explain
+    from ..models import resolve_model
 
     model = resolve_model(args.model, args.labels_view)
     audio = load_audio(args.audio, sample_rate=model.sample_rate, start=args.start,
@@ -110,12 +103,12 @@ def _least_audible(exp) -> str:
         what = ("changed the decision" if exp.contrast is None else
                 f"made the model hear {exp.contrast} over {exp.label}")
         return f"no change tried {what} within the budget"
-    name, f, heard = found[0]
-    what = (f"{f.k} time-frequency cells" if name == "stft_flip" else f"{f.k} frequencies")
-    how = "removing" if f.gain == 0 else f"attenuating to {f.gain:.0%}"
-    return (f"least audible change: {how} {what} makes the model hear {exp.labels[f.label]} "
-            f"({f.confidence:.3f}); {words(heard)}: {_heard(exp.heard(name))}  "
-            f"[{name.replace('_', ' ')}, found by {f.search} search]")
+    p = found[0]
+    what = f"{p.k} time-frequency cells" if p.kind.cells else f"{p.k} frequencies"
+    how = "removing" if p.gain == 0 else f"attenuating to {p.gain:.0%}"
+    return (f"least audible change: {how} {what} makes the model hear {p.label} "
+            f"({p.confidence:.3f}); {words(p.heard)}: {_heard(exp.heard(p.name))}  "
+            f"[{p.name.replace('_', ' ')}, found by {p.search} search]")
 
 
 def _kept_words(exp, s: dict) -> str:
@@ -186,8 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line, unless asked for the traceback
         if getattr(args, "debug", False):
             traceback.print_exc()
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"freqrex: error: {message}", file=sys.stderr)
+        print(f"freqrex: error: {first_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -1,8 +1,10 @@
 """The causal engine: responsibility over frequencies, the sets, and the manipulations."""
 from .explain import EngineConfig, FreqReX, explain, rank
-from .explanation import AUDIO_FILES, FIGURE_FILES, Explanation
+from .explanation import AUDIO_FILES, Explanation
 from .load import load_explanation
 from .oracle import BudgetExhausted, ModelError, Oracle
+from .perturbation import KINDS, Kind, Perturbation
 
-__all__ = ["AUDIO_FILES", "FIGURE_FILES", "BudgetExhausted", "EngineConfig", "Explanation",
-           "FreqReX", "ModelError", "Oracle", "explain", "load_explanation", "rank"]
+__all__ = ["AUDIO_FILES", "KINDS", "BudgetExhausted", "EngineConfig", "Explanation",
+           "FreqReX", "Kind", "ModelError", "Oracle", "Perturbation", "explain", "load_explanation",
+           "rank"]

@@ -46,7 +46,7 @@ class EngineConfig:
     quiet_share: float = 0.45        #: share of a bounded budget for the two least audible flips
     quiet_budget: int = 300          #: ... and the queries of each when the budget is unbounded
     gradient_calls: int = 120        #: model calls of each gradient flip search at most
-    flip_judge: str = "snr"          #: gradient flips: the best candidate by "snr" or "hearing"
+    flip_judge: str = "hearing"      #: gradient flips: the best candidate by "hearing" or "snr"
     reserve: int = 200               #: queries kept back for sets and flips (bounded budgets)
     max_nodes: int = 2000            #: safety cap on nodes per iteration
 

@@ -12,30 +12,13 @@ import numpy as np
 from ..audio.clip import Audio
 from ..audio.hearing import Audibility
 from .manipulations import Flip, snr_db
+from .perturbation import AUDIO_FILES, FLIP_ORDER, KIND, KINDS, Perturbation
 from .sets import NecessaryResult, SetResult
 
-__all__ = ["Explanation", "AUDIO_FILES", "FIGURE_FILES", "MAX_JSON_CELLS", "sound_entries"]
+__all__ = ["Explanation", "AUDIO_FILES", "MAX_JSON_CELLS", "sound_entries"]
 
-#: Audio outputs (SPEC section 5): name -> file name.
-AUDIO_FILES = {
-    "original": "original.wav",
-    "sufficient": "sufficient.wav",
-    "necessary_kept": "necessary_kept.wav",
-    "necessary_removed": "necessary_removed.wav",
-    "complete": "complete.wav",
-    **{f"flip_{k}": f"flip_{k}.wav" for k in range(1, 6)},
-    "quiet_flip": "quiet_flip.wav",
-    "stft_flip": "stft_flip.wav",
-}
 #: Cells listed in the JSON's ``stft_flip.cells`` at most (all of them are in ``sets.npz``).
 MAX_JSON_CELLS = 10_000
-#: Figures written by :meth:`Explanation.save`: name -> file name.
-FIGURE_FILES = {
-    "waveform": "waveform.png",
-    "responsibility": "responsibility.png",
-    "spectrum_sets": "spectrum_sets.png",
-    "responsibility_spectrogram": "responsibility_spectrogram.png",
-}
 
 
 def sound_entries(d: dict[str, Any]) -> dict[str, tuple[dict[str, Any], str]]:
@@ -131,42 +114,55 @@ class Explanation:
     def energy_fraction(self, index: np.ndarray) -> float:
         return float(self.power[index].sum() / max(self.power.sum(), 1e-30))
 
+    def perturbations(self) -> dict[str, Perturbation]:
+        """Every perturbation that was found, by name, in the order of :data:`KINDS`: the one
+        registry the JSON, the figures, the page and the command line read."""
+        found: dict[str, Perturbation] = {}
+
+        def add(name: str, index, label: int, confidence: float, wave, flipped: bool = False,
+                gain: float = 0.0, search: str = "black-box", snr: float | None = None) -> None:
+            found[name] = Perturbation(
+                KIND[name], np.asarray(index), self.labels[label], int(label), float(confidence),
+                wave, snr_db(self.audio.samples, wave) if snr is None else float(snr),
+                bool(flipped), float(gain), search, self.audibility.get(name))
+
+        if self.sufficient is not None:
+            s = self.sufficient
+            add("sufficient", s.index, s.label, s.confidence, s.wave)
+        if self.necessary is not None:
+            n = self.necessary
+            add("necessary_kept", n.index, n.label_kept, n.confidence_kept, n.wave_kept)
+            add("necessary_removed", n.index, n.label_removed, n.confidence_removed,
+                n.wave_removed, flipped=self.decision_changed(n.label_removed))
+        if self.complete is not None:
+            c = self.complete
+            add("complete", c.index, c.label, c.confidence, c.wave)
+        for name, f in [*((f"flip_{f.k}", f) for f in self.flips),
+                        ("quiet_flip", self.quiet_flip), ("stft_flip", self.stft_flip)]:
+            if f is not None:
+                add(name, f.index, f.label, f.confidence, f.wave, f.flipped, f.gain, f.search,
+                    f.snr_db)
+        return {k.name: found[k.name] for k in KINDS if k.name in found}
+
+    def decision_changed(self, label: int) -> bool:
+        """Whether a sound the model labels ``label`` changes the decision: another label on
+        top, or, with a contrast, the foil on top."""
+        return (self.labels[label] == self.contrast if self.contrast
+                else label != self.label_index)
+
     def waves(self) -> dict[str, np.ndarray]:
         """Every audio output by name (keys of :data:`AUDIO_FILES`) that was found."""
-        out = {"original": self.audio.samples}
-        if self.sufficient is not None:
-            out["sufficient"] = self.sufficient.wave
-        if self.necessary is not None:
-            out["necessary_kept"] = self.necessary.wave_kept
-            out["necessary_removed"] = self.necessary.wave_removed
-        if self.complete is not None:
-            out["complete"] = self.complete.wave
-        for flip in self.flips:
-            out[f"flip_{flip.k}"] = flip.wave
-        if self.quiet_flip is not None:
-            out["quiet_flip"] = self.quiet_flip.wave
-        if self.stft_flip is not None:
-            out["stft_flip"] = self.stft_flip.wave
-        return out
+        return {"original": self.audio.samples,
+                **{name: p.wave for name, p in self.perturbations().items()}}
 
-    def verified_flips(self) -> list[tuple[str, Flip, Audibility]]:
+    def verified_flips(self) -> list[Perturbation]:
         """Every verified change of the decision (the changed wave classifies as another label,
         or as the foil with a contrast): the flips, and the removal of the sufficient-and-
-        necessary set, whose sound is a flip too. Its output name, the flip and its audibility,
-        the least audible first (by the model of hearing, SNR breaking ties). The headline is
-        the first."""
-        named = [("quiet_flip", self.quiet_flip), ("stft_flip", self.stft_flip),
-                 *((f"flip_{f.k}", f) for f in self.flips)]
-        n = self.necessary
-        if n is not None and (self.labels[n.label_removed] == self.contrast if self.contrast
-                              else n.label_removed != self.label_index):
-            wave = n.wave_removed
-            named.append(("necessary_removed", Flip(
-                int(n.index.shape[0]), n.index, n.label_removed, n.confidence_removed, True,
-                snr_db(self.audio.samples, wave), wave)))
-        out = [(name, f, self.audibility.get(name) or Audibility(f.snr_db))
-               for name, f in named if f is not None and f.flipped and math.isfinite(f.snr_db)]
-        return sorted(out, key=lambda t: t[2].key())
+        necessary set, whose sound is a flip too; the least audible first (by the model of
+        hearing, SNR breaking ties, then :data:`FLIP_ORDER`). The headline is the first."""
+        found = self.perturbations()
+        out = [found[n] for n in FLIP_ORDER if n in found and found[n].verified_flip]
+        return sorted(out, key=lambda p: p.heard.key())
 
     # -- JSON --------------------------------------------------------------------------------
     def _set_common(self, index: np.ndarray) -> dict[str, Any]:
@@ -293,8 +289,13 @@ class Explanation:
                 written[name] = path
             except Exception as exc:  # keep the rest of the explanation usable
                 self.notes[f"audio_{name}"] = f"could not write {path.name}: {exc}"
-        if figures:
-            written.update(self.save_figures(out))
+        if figures:  # drawing is the plots' stage, which never imports the engine
+            try:
+                from ..plots.save import save_figures
+            except Exception as exc:
+                self.notes["figures"] = f"could not draw the figures: {exc}"
+            else:
+                written.update(save_figures(self, out))
         (out / "explanation.json").write_text(self.to_json(indent=None if self._big() else 2))
         written["explanation"] = out / "explanation.json"
         return written
@@ -302,30 +303,6 @@ class Explanation:
     def _big(self) -> bool:
         """Many listed cells or bins: compact JSON (a tenth the size of the indented one)."""
         return self.stft_flip is not None and self.stft_flip.k > 2000
-
-    def save_figures(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write the PNG figures; one that fails is noted, the others are still written."""
-        written: dict[str, Path] = {}
-        try:
-            import matplotlib
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-
-            from .. import plots
-        except Exception as exc:
-            self.notes["figures"] = f"could not draw the figures: {exc}"
-            return written
-        for name, file in FIGURE_FILES.items():
-            try:
-                fig = getattr(plots, name)(self)
-                if fig is None:
-                    continue
-                fig.savefig(Path(out_dir) / file, dpi=110)
-                plt.close(fig)
-                written[f"figure_{name}"] = Path(out_dir) / file
-            except Exception as exc:
-                self.notes[f"figure_{name}"] = f"could not draw {file}: {exc}"
-        return written
 
 
 def _index(index: np.ndarray | None) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import FreqReXError
 from ..models.base import Classifier
 from ..models.patches import PatchCache, has_patches
 
@@ -22,11 +23,11 @@ __all__ = ["Oracle", "Outcomes", "BudgetExhausted", "ModelError"]
 ProgressFn = Callable[[int], None]
 
 
-class BudgetExhausted(RuntimeError):
+class BudgetExhausted(FreqReXError, RuntimeError):
     """Raised when a query would exceed the explanation's budget."""
 
 
-class ModelError(RuntimeError):
+class ModelError(FreqReXError, RuntimeError):
     """The classifier returned something that is not a valid score array."""
 
 

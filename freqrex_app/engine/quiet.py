@@ -25,7 +25,7 @@ are measured together, as one more loudness layer, so that a loud cue is still f
    faint content can push a model *towards* its label (silence between the notes sounds
    electronic to these taggers) where halving it pushes away: on 8 real clips labelled
    electronic that only a near-total removal flipped (0-1 dB), the attenuation probe found
-   flips at 13-34 dB on 3 (``benchmarks/evaluation/quiet_probes.py``).
+   flips at 13-34 dB on 3 (``research/quiet_probes.py``).
 4. The result is classified on its own, on the exact waveform that is returned.
 
 It uses ``predict`` only.
@@ -38,14 +38,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..audio.scales import hz_to_mel, mel_to_hz
 from .decision import Decision
 from .oracle import BudgetExhausted, Oracle
 from .prefix import bracket
 
-__all__ = ["QuietResult", "Tiling", "quiet_search", "mel_edges", "GAINS", "PROBES"]
+__all__ = ["QuietResult", "Tiling", "quiet_search", "mel_edges", "BLACK_BOX_GAINS", "PROBES"]
 
-#: Attenuation gains tried for the flip (0 is removal).
-GAINS = (0.0, 0.4, 0.6, 0.8)
+#: Attenuation gains the black-box search tries for the flip (0 is removal), removal first. Not
+#: the gradient search's :data:`~freqrex_app.engine.gradient.GAINS`: without a gradient there is
+#: no prediction of which gain flips, and removal is the gain most likely to.
+BLACK_BOX_GAINS = (0.0, 0.4, 0.6, 0.8)
 #: How the groups are changed to measure them, one search each: removed, and attenuated to
 #: half. Where taking faint content out sounds like the label (silence between the notes of
 #: electronic music), only an attenuation moves the model the other way.
@@ -58,8 +61,8 @@ GOOD_DB = 20.0
 def mel_edges(n_bins: int, sample_rate: float, bin_hz: float, n_bands: int) -> np.ndarray:
     """Band edges in bins (first 0, last ``n_bins``), spaced on the mel scale; bands narrower
     than one bin merge."""
-    top = 2595.0 * np.log10(1.0 + sample_rate / 2.0 / 700.0)
-    hz = 700.0 * (10.0 ** (np.linspace(0.0, top, n_bands + 1) / 2595.0) - 1.0)
+    top = hz_to_mel(sample_rate / 2.0, htk=True)  # HTK: the edges the search was measured with
+    hz = mel_to_hz(np.linspace(0.0, top, n_bands + 1), htk=True)
     edges = np.clip(np.round(hz / bin_hz).astype(np.int64), 0, n_bins)
     edges[0], edges[-1] = 0, n_bins
     return np.unique(edges)
@@ -158,7 +161,7 @@ def _split(box: tuple) -> list[tuple]:
 
 def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
                  n_bands: int | None = None, cols: int = 8, layers: int = 4,
-                 pool_db: float = 25.0, explore: float = 0.75, gains=GAINS,
+                 pool_db: float = 25.0, explore: float = 0.75, gains=BLACK_BOX_GAINS,
                  probes: tuple[float, ...] = PROBES, good_db: float = GOOD_DB,
                  clip_scores: np.ndarray | None = None, roots: tuple | None = None
                  ) -> QuietResult:

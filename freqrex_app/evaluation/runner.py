@@ -108,7 +108,7 @@ _MODELS: dict[tuple, Any] = {}
 def _model(model_id: str, labels_view: str | None):
     key = (model_id, labels_view)
     if key not in _MODELS:
-        from ..cli.main import resolve_model
+        from ..models import resolve_model
         _MODELS[key] = resolve_model(model_id, labels_view)
     return _MODELS[key]
 

@@ -11,8 +11,11 @@ classifier). Views: every model has ``all``; the built-in taggers also have ``ge
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import FreqReXError
 from .base import (Classifier, Differentiable, LabelsView, check_classifier, differentiable,
                    load_factory, restrict_labels)
 from .patches import PatchCache, PatchScored, has_patches, without_patches
@@ -32,6 +35,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "list_models",
     "load_model",
+    "resolve_model",
+    "UnknownModel",
     "model_info",
     "register_model",
 ]
@@ -72,8 +77,12 @@ def list_models() -> list[str]:
     return list(_REGISTRY)
 
 
-def _unknown(model_id: str) -> ValueError:
-    return ValueError(
+class UnknownModel(FreqReXError, ValueError):
+    """A model id or labels view that is not known."""
+
+
+def _unknown(model_id: str) -> UnknownModel:
+    return UnknownModel(
         f"unknown model {model_id!r}; valid: {', '.join(_REGISTRY)}, "
         "'hf:<id or folder>' or 'package.module:factory'"
     )
@@ -133,9 +142,20 @@ def load_model(model_id: str = DEFAULT_MODEL, labels_view: str | None = "all",
     return restrict_labels(model, views[labels_view], labels_view)
 
 
+def resolve_model(model_id: str | None, labels_view: str | None = None) -> Classifier:
+    """A classifier as the command line and the evaluation name it: a built-in id (the default
+    when None), ``hf:...``, or ``package.module:factory``, where a module in the working
+    directory is found as ``python -m`` finds it (``mymodels:factory`` for ``./mymodels.py``)."""
+    if model_id and ":" in model_id and not model_id.startswith("hf:"):
+        here = str(Path.cwd())
+        if here not in sys.path:
+            sys.path.insert(0, here)
+    return load_model(model_id or DEFAULT_MODEL, labels_view=labels_view)
+
+
 def _check_view(model_id: str, view: str, views: dict[str, list[str]]) -> None:
     if view not in views:
-        raise ValueError(f"unknown labels view {view!r} for model {model_id!r}; valid: {', '.join(views)}")
+        raise UnknownModel(f"unknown labels view {view!r} for model {model_id!r}; valid: {', '.join(views)}")
 
 
 def _builtin_ids() -> set[str]:

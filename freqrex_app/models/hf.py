@@ -25,6 +25,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..errors import first_line
+
 __all__ = ["HFClassifier", "load_hf", "HUB_MODELS_ENV", "HUB_FILES", "HubModelStatus",
            "allowed_hub_models", "download_hub_model", "register_hub_models"]
 
@@ -66,7 +68,7 @@ class HFClassifier:
                 source, use_safetensors=True, trust_remote_code=False, **kwargs)
         except (OSError, ValueError) as exc:
             where = "folder" if local else "id (looked up in the local Hugging Face cache only)"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise ValueError(
                 f"cannot load a Hugging Face audio classifier from {where} {source!r}: {first} "
                 "Nothing is downloaded: pass a local folder, or put the model in the cache first."
@@ -177,11 +179,6 @@ def download_hub_model(model_id: str, cache_dir: str | Path | None = None) -> st
                              cache_dir=None if cache_dir is None else str(cache_dir))
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def register_hub_models(value: str | None = None, *, device: str | None = None,
                         cache_dir: str | Path | None = None,
                         fetch: Callable[[str], Any] | None = None) -> list[HubModelStatus]:
@@ -209,7 +206,7 @@ def register_hub_models(value: str | None = None, *, device: str | None = None,
         try:
             model = _load_cached_or_fetch(model_id, device, cache_dir, fetch)
         except Exception as exc:  # one bad model must not stop the Space (ImportError included)
-            out.append(HubModelStatus(model_id, False, f"cannot load {model_id}: {_first_line(exc)}"))
+            out.append(HubModelStatus(model_id, False, f"cannot load {model_id}: {first_line(exc)}"))
             continue
 
         def factory(device: str | None = None, _model: HFClassifier = model, _id: str = model_id,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from ._common import PALETTE, hz_to_note, note_ticks
 from .figures import (
-    PERTURBATIONS,
     perturbation,
     responsibility,
     responsibility_spectrogram,
@@ -20,15 +19,17 @@ from .figures import (
     spectrum_sets,
     waveform,
 )
+from .save import FIGURE_FILES, save_figures
 
 __all__ = [
+    "FIGURE_FILES",
     "PALETTE",
-    "PERTURBATIONS",
     "hz_to_note",
     "note_ticks",
     "perturbation",
     "responsibility",
     "responsibility_spectrogram",
+    "save_figures",
     "source_waveform",
     "spectrum_sets",
     "waveform",

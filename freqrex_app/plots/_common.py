@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from ..audio.scales import hz_to_note
+
+#: An explanation as the plots read it (a ``freqrex_app.engine.Explanation``). The plots never
+#: import the engine: the engine calls them to save its figures, so imports run one way.
+Explanation = Any
 
 __all__ = ["PALETTE", "hz_to_note", "note_ticks", "new_figure", "log_bands", "band_max",
            "envelope", "style_log_hz", "stft_log_rows", "stft_magnitude"]
@@ -22,20 +29,6 @@ PALETTE = {
     "grid": "#e3e3e3",
 }
 
-_NOTES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-
-
-def hz_to_note(hz: float, cents: bool = False) -> str:
-    """Nearest equal-tempered note name (A4 = 440 Hz), e.g. ``"A4"`` or ``"A4 +12c"``."""
-    if not (hz > 0 and math.isfinite(hz)):
-        return "-"
-    midi = 69.0 + 12.0 * math.log2(hz / 440.0)
-    nearest = int(round(midi))
-    name = f"{_NOTES[nearest % 12]}{nearest // 12 - 1}"
-    if cents:
-        c = int(round(100 * (midi - nearest)))
-        name += f" {c:+d}c"
-    return name
 
 
 def note_ticks(lo: float, hi: float) -> list[tuple[float, str]]:

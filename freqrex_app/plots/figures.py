@@ -7,7 +7,7 @@ import math
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
-from ..engine.manipulations import snr_db
+from ..audio.hearing import snr_db
 
 from ._common import (
     PALETTE,
@@ -22,19 +22,7 @@ from ._common import (
 )
 
 __all__ = ["waveform", "source_waveform", "responsibility", "spectrum_sets", "responsibility_spectrogram",
-           "perturbation", "PERTURBATIONS"]
-
-#: Perturbations :func:`perturbation` draws (keys of ``Explanation.waves()``), with a title.
-PERTURBATIONS = {
-    "sufficient": "Sufficient (S): only these frequencies kept",
-    "necessary_kept": "Necessary (SN) kept: only these frequencies kept",
-    "necessary_removed": "Necessary (SN) removed: the clip without them",
-    "complete": "Complete (SN + A) kept",
-    **{f"flip_{k}": f"Flip-{k}: the top {k} frequenc{'y' if k == 1 else 'ies'} removed"
-       for k in range(1, 6)},
-    "quiet_flip": "Quiet flip: the least audible change of frequency bins that flips",
-    "stft_flip": "STFT flip: the least audible change of time-frequency cells that flips",
-}
+           "perturbation"]
 
 _HEAT = LinearSegmentedColormap.from_list(
     "freqrex_heat", ["#fde725", "#f89540", "#e8353b", "#9c179e"])
@@ -235,7 +223,8 @@ def responsibility_spectrogram(exp):
     over the log-magnitude spectrogram, the STFT flip's cells outlined in cyan, and the
     frequency responsibility alongside on the same mel axis. None when the STFT variant did
     not run."""
-    from .grid import hz_to_mel, mel_grid
+    from ..audio.scales import hz_to_mel
+    from .grid import mel_grid
 
     grid = mel_grid(exp)
     if grid is None:
@@ -304,7 +293,7 @@ def responsibility_spectrogram(exp):
 
 def _mel_ticks(grid) -> list[tuple[float, str]]:
     """A notes on the mel axis, dropping low ones that crowd (closer than 5% of the axis)."""
-    from .grid import hz_to_mel
+    from ..audio.scales import hz_to_mel
 
     gap = 0.05 * float(grid.mel_edges[-1] - grid.mel_edges[0])
     out: list[tuple[float, str]] = []
@@ -318,28 +307,26 @@ def _mel_ticks(grid) -> list[tuple[float, str]]:
 
 # --------------------------------------------------------------------------------------------
 def perturbation(exp, name: str):
-    """What the perturbation ``name`` (a key of :data:`PERTURBATIONS`) changed: the original and
+    """What the perturbation ``name`` (a key of ``exp.perturbations()``) changed: the original and
     the perturbed spectrum (dB, log-Hz; removed bins or cells marked) above, the original
     waveform and the difference below. Raises KeyError when that perturbation was not found."""
-    waves = exp.waves()
-    if name not in PERTURBATIONS:
-        raise KeyError(f"unknown perturbation {name!r}")
-    if name not in waves:
+    found = exp.perturbations().get(name)
+    if found is None:
         raise KeyError(f"{name} was not found for this explanation")
     x = np.asarray(exp.audio.samples, dtype=np.float64)
-    y = np.asarray(waves[name], dtype=np.float64)
+    y = np.asarray(found.wave, dtype=np.float64)
     diff = x - y
     snr = snr_db(x, y)
-    info = _outcome(exp, name)
+    info = found.outcome
 
     fig = new_figure(10, 5.2, top=0.6)
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 2])
     snr_txt = "no change" if math.isinf(snr) else f"SNR {snr:.1f} dB"
-    title = f"{PERTURBATIONS[name]}  ·  {info}  ·  {snr_txt}"
+    title = f"{found.kind.caption}  ·  {info}  ·  {snr_txt}"
     if name == "stft_flip" and exp.stft is not None and exp.stft_flip is not None:
         _draw_removed_cells(top, exp, title)
     else:
-        _draw_spectra(top, exp, name, y, title)
+        _draw_spectra(top, exp, found, y, title)
 
     t0 = _time_offset(exp)
     _draw_envelope(bottom, x, exp.sample_rate, t0, PALETTE["spectrum"], "original", alpha=0.6)
@@ -352,7 +339,7 @@ def perturbation(exp, name: str):
     return fig
 
 
-def _draw_spectra(top, exp, name: str, y: np.ndarray, title: str) -> None:
+def _draw_spectra(top, exp, found, y: np.ndarray, title: str) -> None:
     """Original and perturbed spectrum (dB, log-Hz), removed bins marked for flip-k."""
     starts, centres, _ = _bands(exp)
     ref = float(np.max(exp.magnitude)) if exp.n_bins else 1.0
@@ -366,24 +353,21 @@ def _draw_spectra(top, exp, name: str, y: np.ndarray, title: str) -> None:
              label="original")
     top.plot(centres, new_db, drawstyle="steps-mid", color=PALETTE["changed"], lw=0.9,
              alpha=0.9, label="perturbed")
-    if name.startswith("flip_"):
-        k = int(name.split("_")[1])
-        flip = next((f for f in exp.flips if f.k == k), None)
-        if flip is not None:
-            lines = []
-            for i, b in enumerate(np.asarray(flip.index)[:5]):
-                hz = float(exp.hz(int(b)))
-                if hz <= 0:
-                    continue
-                top.axvline(hz, color=PALETTE["difference"], lw=1.2, alpha=0.9,
-                            label="removed bins" if i == 0 else None)
-                lines.append(f"{hz:,.1f} Hz  {hz_to_note(hz, cents=True)}")
-            if lines:
-                top.text(0.995, 0.97, "removed\n" + "\n".join(lines), transform=top.transAxes,
-                         ha="right", va="top", fontsize=7.5, family="monospace",
-                         multialignment="left", color=PALETTE["difference"],
-                         bbox=dict(boxstyle="round,pad=0.35", fc="white", ec="#cccccc",
-                                   alpha=0.9))
+    if found.name.startswith("flip_"):  # flip-k: its few bins, marked
+        lines = []
+        for i, b in enumerate(np.asarray(found.index)[:5]):
+            hz = float(exp.hz(int(b)))
+            if hz <= 0:
+                continue
+            top.axvline(hz, color=PALETTE["difference"], lw=1.2, alpha=0.9,
+                        label="removed bins" if i == 0 else None)
+            lines.append(f"{hz:,.1f} Hz  {hz_to_note(hz, cents=True)}")
+        if lines:
+            top.text(0.995, 0.97, "removed\n" + "\n".join(lines), transform=top.transAxes,
+                     ha="right", va="top", fontsize=7.5, family="monospace",
+                     multialignment="left", color=PALETTE["difference"],
+                     bbox=dict(boxstyle="round,pad=0.35", fc="white", ec="#cccccc",
+                               alpha=0.9))
     style_log_hz(top, lo, hi)
     top.set_ylim(-_DB_RANGE, 5)
     top.set_ylabel("magnitude (dB)")
@@ -421,28 +405,3 @@ def _draw_removed_cells(ax, exp, title: str) -> None:
             bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc", alpha=0.9))
     ax.set_title(title, fontsize=10, loc="left")
     _clean(ax)
-
-
-def _outcome(exp, name: str) -> str:
-    """``label (confidence)`` of the perturbed clip as the engine reported it."""
-    labels = exp.labels
-    if name == "sufficient" and exp.sufficient is not None:
-        return f"{labels[exp.sufficient.label]} ({exp.sufficient.confidence:.0%})"
-    if name == "complete" and exp.complete is not None:
-        return f"{labels[exp.complete.label]} ({exp.complete.confidence:.0%})"
-    if name == "necessary_kept" and exp.necessary is not None:
-        return f"{labels[exp.necessary.label_kept]} ({exp.necessary.confidence_kept:.0%})"
-    if name == "necessary_removed" and exp.necessary is not None:
-        return f"{labels[exp.necessary.label_removed]} ({exp.necessary.confidence_removed:.0%})"
-    if name.startswith("flip_"):
-        k = int(name.split("_")[1])
-        flip = next((f for f in exp.flips if f.k == k), None)
-        if flip is not None:
-            return f"{labels[flip.label]} ({flip.confidence:.0%})"
-    if name == "stft_flip" and exp.stft_flip is not None:
-        return f"{labels[exp.stft_flip.label]} ({exp.stft_flip.confidence:.0%})"
-    if name == "quiet_flip" and exp.quiet_flip is not None:
-        return f"{labels[exp.quiet_flip.label]} ({exp.quiet_flip.confidence:.0%})"
-    if name == "original":
-        return f"{exp.label} ({exp.confidence:.0%})"
-    return "?"

@@ -12,37 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import stft_magnitude
+from ..audio.scales import hz_to_mel, mel_to_hz
+from ._common import Explanation, stft_magnitude
 
-if TYPE_CHECKING:  # plots read engine types; the engine never imports plots at module level
-    from ..engine.explanation import Explanation
-
-__all__ = ["MelGrid", "hz_to_mel", "mel_to_hz", "mel_grid", "grid_from_arrays"]
-
-_F_SP = 200.0 / 3            # Slaney: Hz per mel below 1 kHz
-_MIN_LOG_HZ = 1000.0
-_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
-_LOGSTEP = math.log(6.4) / 27.0
-
-
-def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
-    """Slaney mel (librosa's default, ``htk=False``) of ``hz``."""
-    hz = np.asarray(hz, dtype=np.float64)
-    lin = hz / _F_SP
-    log = _MIN_LOG_MEL + np.log(np.maximum(hz, 1e-12) / _MIN_LOG_HZ) / _LOGSTEP
-    return np.where(hz >= _MIN_LOG_HZ, log, lin)
-
-
-def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
-    """Inverse of :func:`hz_to_mel`."""
-    mel = np.asarray(mel, dtype=np.float64)
-    return np.where(mel >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL)),
-                    _F_SP * mel)
-
+__all__ = ["MelGrid", "mel_grid", "grid_from_arrays"]
 
 @dataclass(frozen=True)
 class MelGrid:

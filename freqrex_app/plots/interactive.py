@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._common import PALETTE, hz_to_note, log_bands
-from .grid import MelGrid, hz_to_mel, mel_grid
+from ._common import PALETTE, Explanation, hz_to_note, log_bands
+from ..audio.scales import hz_to_mel
+from .grid import MelGrid, mel_grid
 from .notes import HIGHEST_KEY, LOWEST_KEY, REGISTERS, NoteSummary, summarise_notes
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
-
-    from ..engine.explanation import Explanation
 
 __all__ = ["spectrogram_figure", "frequency_figure", "notes_figure", "note_labels"]
 

@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ._common import _NOTES
-
-if TYPE_CHECKING:
-    from ..engine.explanation import Explanation
+from ..audio.scales import NOTE_NAMES, hz_to_midi, midi_to_hz, midi_to_note
+from ._common import Explanation
 
 __all__ = ["Register", "REGISTERS", "LOWEST_KEY", "HIGHEST_KEY", "NoteShare", "PitchClassShare",
-           "RegisterShare", "NoteSummary", "midi_of_hz", "note_name", "note_summary",
+           "RegisterShare", "NoteSummary", "midi_of_hz", "note_summary",
            "summarise_notes", "notes_markdown"]
 
 LOWEST_KEY = 21    #: A0, 27.5 Hz: the lowest note of the musical range
@@ -160,18 +158,7 @@ class NoteSummary:
 def midi_of_hz(hz: np.ndarray | float) -> np.ndarray:
     """Nearest equal-tempered MIDI note of ``hz`` (A4 = 440 Hz = 69); -1 where ``hz <= 0``."""
     hz = np.asarray(hz, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        midi = np.rint(69.0 + 12.0 * np.log2(hz / 440.0))
-    return np.where(hz > 0, midi, -1).astype(np.int64)
-
-
-def note_name(midi: int) -> str:
-    """``"A4"`` for 69, ``"C4"`` for 60 (scientific pitch notation)."""
-    return f"{_NOTES[midi % 12]}{midi // 12 - 1}"
-
-
-def _note_hz(midi: float) -> float:
-    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+    return np.where(hz > 0, np.rint(np.nan_to_num(hz_to_midi(hz), nan=-1.0)), -1).astype(np.int64)
 
 
 def note_summary(responsibility: np.ndarray, sample_rate: int, n_samples: int) -> NoteSummary:
@@ -203,8 +190,8 @@ def note_summary(responsibility: np.ndarray, sample_rate: int, n_samples: int) -
             m = lo_note + i
             mean = float(sums[i] / counts[i]) if counts[i] else 0.0
             notes.append(NoteShare(
-                midi=m, name=note_name(m), pitch_class=_NOTES[m % 12], octave=m // 12 - 1,
-                hz=_note_hz(m), lo_hz=_note_hz(m - 0.5), hi_hz=_note_hz(m + 0.5),
+                midi=m, name=midi_to_note(m), pitch_class=NOTE_NAMES[m % 12], octave=m // 12 - 1,
+                hz=float(midi_to_hz(m)), lo_hz=float(midi_to_hz(m - 0.5)), hi_hz=float(midi_to_hz(m + 0.5)),
                 n_bins=int(counts[i]), responsibility=float(sums[i]), share=float(sums[i]) * scale,
                 mean=mean, relative=mean * rel, peak=float(peaks[i])))
             if LOWEST_KEY <= m <= HIGHEST_KEY and counts[i]:
@@ -212,7 +199,7 @@ def note_summary(responsibility: np.ndarray, sample_rate: int, n_samples: int) -
                 pc_count[m % 12] += 1
     pc_weight = pc_weight / np.maximum(pc_count, 1)  # A, A#, B and C have 8 keys, the rest 7
     pc_total = float(pc_weight.sum())
-    pitch = tuple(PitchClassShare(_NOTES[i], float(pc_weight[i]),
+    pitch = tuple(PitchClassShare(NOTE_NAMES[i], float(pc_weight[i]),
                                   float(pc_weight[i]) / pc_total if pc_total > 0 else 0.0)
                   for i in range(12))
     regs = []

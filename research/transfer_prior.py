@@ -1,6 +1,6 @@
 """Does another model's gradient guide a black-box search? A transfer prior, measured.
 
-    python benchmarks/evaluation/transfer_prior.py CLIP... [--model msd-musicnn]
+    python research/transfer_prior.py CLIP... [--model msd-musicnn]
         [--labels-view genres] [--duration 10] [--surrogates mtt-musicnn msd-vgg mtt-vgg]
 
 Black-box attacks on images often borrow a gradient from a surrogate model that is at hand
@@ -18,11 +18,11 @@ import sys
 
 import numpy as np
 
-import freqrex_app as fx
-from clip_args import clip_parser
-from freqrex_app.engine import gradient as wb
-from freqrex_app.engine.decision import Decision
-from tile_ceiling import Clip, white_box_model
+from tile_ceiling import Clip, white_box_model  # puts the repository and clip_args on the path
+import freqrex_app as fx  # noqa: E402
+from clip_args import clip_parser  # noqa: E402
+from freqrex_app.engine import gradient as wb  # noqa: E402
+from freqrex_app.engine.decision import Decision  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

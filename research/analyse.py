@@ -1,6 +1,6 @@
 """Why FreqReX flips or does not (issue 5, item 4): numbers from ``freqrex evaluate`` outputs.
 
-    python benchmarks/evaluation/analyse.py OUT_DIR [OUT_DIR ...] [--removal DIR] > analysis.md
+    python research/analyse.py OUT_DIR [OUT_DIR ...] [--removal DIR] > analysis.md
 
 For each evaluation folder: flip@k per method, the search's resolution (finest part width and
 depth reached by the frequency and STFT searches, from each explanation.json), the queries

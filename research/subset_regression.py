@@ -1,6 +1,6 @@
 """Can random subsets teach a black-box search the drops of single-frame tiles?
 
-    python benchmarks/evaluation/subset_regression.py CLIP... [--calls 800] [--pool-db 30]
+    python research/subset_regression.py CLIP... [--calls 800] [--pool-db 30]
         [--rounds 1] [--model msd-musicnn] [--labels-view genres] [--duration 10]
 
 `tile_ceiling.py` shows that a flip at 35 dB or more needs the drop (or at least the sign) of
@@ -23,8 +23,8 @@ import sys
 
 import numpy as np
 
+from tile_ceiling import Clip, by_tile, tiles, white_box_model  # puts clip_args on the path
 from clip_args import clip_parser
-from tile_ceiling import Clip, by_tile, tiles, white_box_model
 
 
 def estimate(clip: Clip, cells_of, pool: np.ndarray, calls: int, rounds: int,

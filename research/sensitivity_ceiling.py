@@ -1,6 +1,6 @@
 """What a coarse map of the model's sensitivity gives, when each cell's energy is known exactly.
 
-    python benchmarks/evaluation/sensitivity_ceiling.py CLIP... [--model msd-musicnn]
+    python research/sensitivity_ceiling.py CLIP... [--model msd-musicnn]
         [--labels-view genres] [--duration 10]
 
 A companion to ``tile_ceiling.py`` (same clips, same removal-only prefix search). A log-mel
@@ -22,8 +22,8 @@ import sys
 
 import numpy as np
 
+from tile_ceiling import Clip, by_tile, tiles, white_box_model  # puts clip_args on the path
 from clip_args import clip_parser
-from tile_ceiling import Clip, by_tile, tiles, white_box_model
 
 #: Coarse regions (bands, frames) over the 64 x 1 tiles; "measured" only up to MEASURED regions.
 REGIONS = ((64, 16), (16, 16), (16, 64), (8, 64))

@@ -1,6 +1,6 @@
 """What a tile-level search can reach: the STFT flip when every tile's linear drop is *known*.
 
-    python benchmarks/evaluation/tile_ceiling.py CLIP... [--model msd-musicnn]
+    python research/tile_ceiling.py CLIP... [--model msd-musicnn]
         [--labels-view genres] [--duration 10] [--tilings 64x1 64x8 8x1 ...]
 
 The engine's least audible flip is black-box: it measures the margin drop of removing groups
@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks" / "evaluation"))  # clip_args
 
 import freqrex_app as fx  # noqa: E402
 from freqrex_app.engine.decision import Decision  # noqa: E402

@@ -10,7 +10,7 @@ kept parts, so ``x - keep(K)`` is exactly the full clip with K removed) and answ
 flips the label, refining down to single bins, and its ranking drives flip-k on the real
 model (each flip classified on its own, as the engine does).
 
-    python benchmarks/evaluation/removal_search.py /tmp/freqrex_clips --limit 8 \
+    python research/removal_search.py /tmp/freqrex_clips --limit 8 \
         --duration 3 --budget 150 --out /tmp/freqrex_eval/removal
 
 Writes ``rows.json`` (per clip: label, flips at k=1..5 with SNR, queries, finest width).

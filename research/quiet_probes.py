@@ -1,9 +1,9 @@
 """The least audible flip's search alone, by removal only against removal then attenuation.
 
-    python benchmarks/evaluation/quiet_probes.py /tmp/freqrex_clips/0*.flac --budget 200
-    python benchmarks/evaluation/quiet_probes.py CLIPS --domain freq --budget 160
-    python benchmarks/evaluation/quiet_probes.py CLIPS --budget 200 --tilings 64x8 16x2 8x1
-    python benchmarks/evaluation/quiet_probes.py CLIPS --budget 200 --probes 0,0.5 0.8
+    python research/quiet_probes.py /tmp/freqrex_clips/0*.flac --budget 200
+    python research/quiet_probes.py CLIPS --domain freq --budget 160
+    python research/quiet_probes.py CLIPS --budget 200 --tilings 64x8 16x2 8x1
+    python research/quiet_probes.py CLIPS --budget 200 --probes 0,0.5 0.8
 
 For each clip (its first 10 s, msd-musicnn, genres view) it runs ``engine.quiet.quiet_search``
 twice with the same budget: with ``probes=(0.0,)`` (removal only) and with the default
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from freqrex_app import load_audio, load_model  # noqa: E402
 from freqrex_app.engine.decision import Decision  # noqa: E402
