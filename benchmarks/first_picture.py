@@ -46,7 +46,7 @@ def main() -> int:
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from freqrex_app.app.jobs import load_model_cached
+    from freqrex_app.app.model_cache import load_model_cached
     from freqrex_app.app.limits import Limits
     from freqrex_app.app.testing import serve_in_thread, shutdown
     from freqrex_app.models import DEFAULT_MODEL

@@ -185,10 +185,11 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     import re
 
     from freqrex_app import load_model
-    from freqrex_app.app.jobs import job_from_folder
+    from freqrex_app.app.store import job_from_folder
     from freqrex_app.app.listening import read_audible
     from freqrex_app.app.compare import top_bands
-    from freqrex_app.app.render import COMPARE_KEYS, compare_values, lead_md, sufficient_md
+    from freqrex_app.app.render import compare_values
+    from freqrex_app.app.sentences import lead_md, sufficient_md
     from freqrex_app.engine.manipulations import snr_db
 
     first, _, _ = client.predict(handle_file(str(CLIP)), MODEL, start=2.0, duration=3.0,
@@ -216,7 +217,7 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     job = job_from_folder(folder)
     assert job.compare is not None and job.compare.exp.model == "msd-vgg"
     # two columns with their headings, one colour scale, where they agree and differ
-    cv = dict(zip(COMPARE_KEYS, compare_values(job)))
+    cv = compare_values(job)
     assert cv["compare_head_a"] == f"### First model: `{MODEL}`"
     assert cv["compare_head"] == "### Second model: `msd-vgg`"
     lines = cv["compare_summary"].splitlines()
@@ -318,7 +319,7 @@ def _page_explain(url: str, demo, clip: Path, **inputs) -> list[tuple[str, list]
 
 @pytest.mark.slow
 def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(served, client):
-    from freqrex_app.app.jobs import PERTURBATION_NAMES
+    from freqrex_app.app.perturbations import PERTURBATION_NAMES
     from freqrex_app.app.render import RESULT_KEYS
 
     url, demo = served.url, served.demo
@@ -394,7 +395,8 @@ def test_the_newest_partial_is_shown_and_one_that_fails_to_render_is_skipped():
     import time
 
     from freqrex_app import explain
-    from freqrex_app.app.callbacks import _N_RESULTS, _Live, live_values
+    from freqrex_app.app.callbacks import _Live, live_values
+    from freqrex_app.app.render import RESULT_KEYS
     import freqrex_app as fx
     from planted import Planted, tone_clip
 
@@ -426,8 +428,8 @@ def test_the_newest_partial_is_shown_and_one_that_fails_to_render_is_skipped():
     runner.join(30)
     assert not runner.is_alive() and len(shown) == 2
     for values in shown:
-        assert len(values) == _N_RESULTS + 1
-        assert values[0]["visible"] is False and values[1]["visible"] is True
+        assert set(RESULT_KEYS) - set(values) == {"job_state"}  # the session's job stays
+        assert values["placeholder"]["visible"] is False and values["results"]["visible"] is True
 
 
 def _file(value) -> Path:
@@ -443,7 +445,7 @@ def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(served, mode
     """Why electronic and not chillout, at the quick budget, driven through the page: the
     headline, the sufficient set's words, the facts and every row of the table are checked
     against the zip the page offers (its JSON, and its WAVs re-classified)."""
-    from freqrex_app.app.jobs import PERTURBATION_NAMES
+    from freqrex_app.app.perturbations import PERTURBATION_NAMES
     from freqrex_app.app.render import RESULT_KEYS
     from freqrex_app.engine.manipulations import snr_db
 

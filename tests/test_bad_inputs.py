@@ -432,10 +432,10 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
     """One figure, one perturbation figure and one sound fail: the explanation, the other
     files, the zip and the page still come, and the notes say what failed."""
     from freqrex_app import plots
-    from freqrex_app.app import render as H
+    from freqrex_app.app import sentences as H
     from freqrex_app.app.examples import list_examples
-    from freqrex_app.app.jobs import prepare_job
-    from freqrex_app.app.render import perturbation_rows
+    from freqrex_app.app.outputs import prepare_job
+    from freqrex_app.app.tables import perturbation_rows
     from freqrex_app.audio import io as audio_io
     from freqrex_app.audio import load_audio
     from freqrex_app.engine import load_explanation

@@ -174,7 +174,7 @@ def test_precomputed_example_is_instant(served, browser, tmp_path):
     assert "outcome" in names and "SNR (dB)" in names, names
     assert all(edge <= right + 1 for _, edge in headers), (right, headers)
     # an example where the model is torn says so in the headline
-    from freqrex_app.app.render import torn_between
+    from freqrex_app.app.sentences import torn_between
     from freqrex_app.app.examples import example_job
 
     torn = next(e for e in examples if torn_between(example_job(e, Limits(

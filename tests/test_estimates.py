@@ -15,10 +15,10 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
 from freqrex_app import models  # noqa: E402
-from freqrex_app.app import render  # noqa: E402
+from freqrex_app.app.sentences import estimate_md  # noqa: E402
 from freqrex_app.app.limits import Limits  # noqa: E402
 from freqrex_app.app.speed import SPEED, JobPlan, SpeedMeter  # noqa: E402
-from freqrex_app.app.worker import RUNNING  # noqa: E402
+from freqrex_app.app.board import RUNNING  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -81,7 +81,7 @@ def timed(served):
 def test_a_model_never_run_here_has_no_invented_estimate():
     meter = SpeedMeter()
     assert meter.estimate(JobPlan(("never-run",), 1000, 10.0)) is None
-    text = render.estimate_md("never-run-model", 1000, 10.0, Limits())
+    text = estimate_md("never-run-model", 1000, 10.0, Limits())
     assert "not known yet" in text and "never-run-model has not run on this server" in text
 
 
@@ -102,7 +102,7 @@ def test_estimates_before_and_during_a_job_are_within_a_factor_of_1_5(timed, cli
                                                                       app_limits):
     demo, limits = timed.demo, app_limits
     assert SPEED.measured(SLOW), "the start-up timing did not time the slowed model"
-    text = render.estimate_md(SLOW, BUDGET, DURATION, limits)
+    text = estimate_md(SLOW, BUDGET, DURATION, limits)
     before = _seconds(text, "for a")
     assert before > BUDGET * SLEEP_PER_WAVE * 0.5, text  # the sleep alone is 6 s
 
@@ -131,5 +131,5 @@ def test_estimates_before_and_during_a_job_are_within_a_factor_of_1_5(timed, cli
             f"the estimate {name} the job, {estimate:.1f} s, is not within a factor of 1.5 "
             f"of the {truth:.1f} s it took")
     # the job measured the speed again: the next estimate is from it
-    after = _seconds(render.estimate_md(SLOW, BUDGET, DURATION, limits), "for a")
+    after = _seconds(estimate_md(SLOW, BUDGET, DURATION, limits), "for a")
     assert truth / 1.5 <= after <= truth * 1.5, (after, truth)

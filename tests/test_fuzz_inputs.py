@@ -269,7 +269,8 @@ def test_fuzz_model_id_policy(model, hf_id):
     import re
 
     from freqrex_app import models
-    from freqrex_app.app.jobs import JobError, resolve_model_id
+    from freqrex_app.app.errors import JobError
+    from freqrex_app.app.model_cache import resolve_model_id
 
     try:
         got = resolve_model_id(model, hf_id)

@@ -10,7 +10,7 @@ import pytest
 from freqrex_app.app.examples import example_job, list_examples
 from freqrex_app.app.format import count, fmt_seconds
 from freqrex_app.app.limits import Limits
-from freqrex_app.app.render import TORN, facts_md, headline_html, sufficient_md, torn_between
+from freqrex_app.app.sentences import TORN, facts_md, headline_html, sufficient_md, torn_between
 
 
 @pytest.fixture(scope="module")

@@ -16,24 +16,28 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from . import render
+from .board import WAITING, Board, Busy, Ticket
+from .errors import Cancelled, JobError
 from .examples import example_job
-from .format import one_line
-from .format import short
+from .format import one_line, short
 from .gradio_queue import (abandoned_check, current_event_id, drop_unheard, event_visitor,
                            pending_visitors)
 from .guard import Listeners
-from .jobs import (PERTURBATION_NAMES, Cancelled, Job, JobError, model_views, recall,
-                   resolve_model_id, run_job)
+from .jobs import run_job
+from .layout import Layout
+from .model_cache import model_views, resolve_model_id
+from .outputs import Job
+from .perturbations import PERTURBATION_NAMES
 from .preview import preview_png, read_source
+from .sentences import estimate_md, model_md
 from .settings import AppSettings
+from .store import recall
 from .visitors import Allowance, visitor_of
-from .worker import WAITING, Board, Busy, Ticket
 
 log = logging.getLogger("freqrex.app")
 
 __all__ = ["Callbacks"]
 
-_N_RESULTS = len(render.RESULT_KEYS) + len(PERTURBATION_NAMES)
 #: The page shows a running explanation's newest picture at most this often (seconds).
 LIVE_EVERY_S = 1.0
 #: After Cancel, the page waits at most this long (seconds) for the job to stop.
@@ -138,15 +142,14 @@ def _duration(duration: Any, s: AppSettings) -> float:
     return min(d, s.limits.max_excerpt_s)
 
 
-def _unshown_values() -> list[Any]:
+def _unshown_values() -> render.Values:
     """The results hidden and the placeholder back; the rest as it is (results, buttons and
     the estimate)."""
-    return [gr.update(visible=True), gr.update(visible=False),
-            *[gr.update()] * (_N_RESULTS - 2), gr.update()]
+    return {"placeholder": gr.update(visible=True), "results": gr.update(visible=False)}
 
 
 def live_values(live: _Live, every: float = LIVE_EVERY_S,
-                queries: Callable[[], int] | None = None) -> Iterator[list[Any]]:
+                queries: Callable[[], int] | None = None) -> Iterator[render.Values]:
     """The page's values for the newest partial explanation, at most once every ``every``
     seconds, until the job ends. A partial that fails to render is skipped. ``queries()`` is
     the job's count of model calls (the one the status line and the progress bar show)."""
@@ -171,13 +174,13 @@ def live_values(live: _Live, every: float = LIVE_EVERY_S,
             continue
         shown = exp or shown
         last = time.monotonic()
-        yield [*values, gr.update()]
+        yield values
 
 
 class Callbacks:
     """The handlers of one app: its settings and its :class:`Board` (one explanation per
     session, the line, cancellation). :meth:`attach` gives it the Blocks, whose queue tells
-    which work was abandoned."""
+    which work was abandoned, and the layout, whose components its handlers fill."""
 
     def __init__(self, settings: AppSettings, listeners: Listeners | None = None):
         self.s = settings
@@ -186,10 +189,19 @@ class Callbacks:
         self.listeners = listeners or Listeners()
         self.previews = Allowance(limits.preview_msamples_per_min, 60.0)
         self.blocks = None
+        self._ui: Layout | None = None
         self._cancelling: dict[str, Ticket] = {}  # session -> the ticket its Cancel stops
 
-    def attach(self, blocks) -> None:
+    def attach(self, blocks, ui: Layout) -> None:
         self.blocks = blocks
+        self._ui = ui
+
+    @property
+    def ui(self) -> Layout:
+        """The page's components (given by :meth:`attach`)."""
+        if self._ui is None:
+            raise RuntimeError("Callbacks.attach(blocks, ui) gives the handlers the page")
+        return self._ui
 
     def visitor(self, request: gr.Request | None) -> str:
         """The client address of a request (see :mod:`visitors`)."""
@@ -288,8 +300,10 @@ class Callbacks:
                              pending=self._pending)
         except Busy as exc:
             log.info("refused an explanation from %s: %s", visitor, exc)
-            return [gr.validate(False, str(exc))] + [gr.validate(True, "")] * 9
-        return [gr.validate(True, "")] * 10
+            refused = {self.ui.api_audio: gr.validate(False, str(exc))}
+        else:
+            refused = {}
+        return {**{c: gr.validate(True, "") for c in self.ui.api_inputs}, **refused}
 
     def queue_status(self, request: gr.Request):
         """The visitor's place in line and wait, or its progress (hidden when idle); Explain
@@ -300,7 +314,7 @@ class Callbacks:
 
     def explain_ui(self, audio, model, hf_id, labels_view, t0, dur, preset_name, seed_v, stft_v,
                    foil=None, compare_model=None, request: gr.Request = None,
-                   progress=gr.Progress()) -> Iterator[list[Any]]:
+                   progress=gr.Progress()) -> Iterator[dict]:
         """The page's Explain: yields the picture while the search runs (the responsibility
         figures and the best flip so far, marked provisional, at most every
         :data:`LIVE_EVERY_S`), then the result (the last values, as :func:`render.result_values`
@@ -331,7 +345,7 @@ class Callbacks:
             running = _in_thread(lambda: self._run(ticket, work), live.finish)
             for values in live_values(live, queries=lambda: ticket.queries):
                 ticket.shown = True
-                yield values
+                yield self.ui.fill(values)
             model_id, job = running.result()
         except Cancelled:
             yield from self._unshow(ticket)
@@ -346,22 +360,21 @@ class Callbacks:
         except Exception as exc:  # never a traceback in the UI
             log.exception("explain failed")
             yield from self._unshow(ticket)
-            raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0],
+            raise gr.Error(f"Something went wrong while explaining: {one_line(exc)}",
                            title="Error") from None
         progress(1.0, desc="done")
+        values = render.result_values(job)
         try:  # the estimate now knows this model's measured speed
-            estimate_now = render.estimate_md(model_id, self.s.preset_calls(preset_name), dur,
-                                              limits, compare_model)
+            values["estimate"] = estimate_md(
+                model_id, self.s.preset_calls(preset_name), dur, limits, compare_model)
         except Exception:
-            estimate_now = gr.update()
-        values = [*render.result_values(job), estimate_now]
-        yield values
+            pass  # the estimate stays as it was
+        yield self.ui.fill(values)
 
-    @staticmethod
-    def _unshow(ticket: Ticket | None) -> Iterator[list[Any]]:
+    def _unshow(self, ticket: Ticket | None) -> Iterator[dict]:
         """After a failure: the provisional picture, if one was shown, goes."""
         if ticket is not None and ticket.shown:
-            yield _unshown_values()
+            yield self.ui.fill(_unshown_values())
 
     def explain_api(self, audio, model, labels_view, start, duration, budget, seed, stft,
                     contrast="", compare_model="", request: gr.Request = None,
@@ -402,7 +415,7 @@ class Callbacks:
             raise _error(exc, self.visitor(request)) from None
         except Exception as exc:
             log.exception("explain (API) failed")
-            raise gr.Error(f"Something went wrong while explaining: {exc}".splitlines()[0]
+            raise gr.Error(f"Something went wrong while explaining: {one_line(exc)}"
                            ) from None
         files = [str(job.files["explanation"])] + [
             str(job.files[n]) for n in ("original", *PERTURBATION_NAMES) if n in job.files]
@@ -454,9 +467,10 @@ class Callbacks:
             raise gr.Error("This result has expired from the server: press Explain again.")
         if name not in job.exp.waves():
             raise gr.Error(f"{PERTURBATION_NAMES[name]} was not found for this clip.")
-        return [*render.perturbation_values(job, name),
-                *[gr.update(variant="primary" if n == name else "secondary")
-                  for n in PERTURBATION_NAMES]]
+        return self.ui.fill({**render.perturbation_values(job, name),
+                             **{render.button(n): gr.update(variant="primary" if n == name
+                                                            else "secondary")
+                                for n in PERTURBATION_NAMES}})
 
     def load_example(self, i: int):
         s = self.s
@@ -466,18 +480,19 @@ class Callbacks:
             job = example_job(ex, s.limits)
         except Exception as exc:
             log.exception("example %s failed", ex.stem)
-            raise gr.Error(f"This example could not be loaded: {exc}".splitlines()[0]) from None
+            raise gr.Error(f"This example could not be loaded: {one_line(exc)}") from None
         model = settings.get("model", s.default_model)
-        inputs = [str(ex.path), gr.update(value=settings.get("start", 0.0)),
-                  gr.update(value=settings.get("duration", s.limits.default_excerpt_s)),
-                  model, "",
-                  gr.update(choices=model_views(model),
-                            value=settings.get("labels_view", s.default_view)),
-                  gr.update(visible=False)]
+        inputs = {"audio_in": str(ex.path), "start": gr.update(value=settings.get("start", 0.0)),
+                  "duration": gr.update(value=settings.get("duration",
+                                                           s.limits.default_excerpt_s)),
+                  "model_dd": model, "hf_box": "",
+                  "view": gr.update(choices=model_views(model),
+                                    value=settings.get("labels_view", s.default_view)),
+                  "preview": gr.update(visible=False)}
         if job is None:
             gr.Info("No precomputed explanation for this clip: press Explain.")
-            return inputs + [gr.update()] * _N_RESULTS
-        return inputs + render.result_values(job)
+            return self.ui.fill(inputs)
+        return self.ui.fill({**inputs, **render.result_values(job)})
 
     # -------------------------------------------------------------------- model and budget
 
@@ -488,8 +503,8 @@ class Callbacks:
             raise _error(exc) from None
         views = model_views(model_id)
         value = "genres" if "genres" in views else views[0]
-        return (gr.update(choices=views, value=value), render.model_md(model_id, value),
-                render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
+        return (gr.update(choices=views, value=value), model_md(model_id, value),
+                estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
                                    self.s.limits, compare),
                 gr.update(choices=render.foil_choices(model_id, value), value=""))
 
@@ -504,7 +519,7 @@ class Callbacks:
             return "", gr.update()
         choices = render.foil_choices(model_id, labels_view)
         keep = foil if foil in [v for _, v in choices] else ""
-        return render.model_md(model_id, labels_view), gr.update(choices=choices, value=keep)
+        return model_md(model_id, labels_view), gr.update(choices=choices, value=keep)
 
     def on_estimate(self, model, hf_id, dur, preset_name, compare=""):
         """The estimate for the settings now (this server's recent measured speed)."""
@@ -512,7 +527,7 @@ class Callbacks:
             model_id = resolve_model_id(model, hf_id)
         except JobError:
             model_id = model
-        return render.estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
+        return estimate_md(model_id, self.s.presets.get(preset_name, 1000), dur,
                                   self.s.limits, compare)
 
     # -------------------------------------------------------------------- the excerpt

@@ -12,8 +12,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .jobs import Job, prepare_job
 from .limits import Limits
+from .outputs import Job, prepare_job
 
 log = logging.getLogger("freqrex.app")
 

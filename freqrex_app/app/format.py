@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ..errors import first_line
+
 __all__ = ["fmt_seconds", "pct", "fmt_snr", "one_line", "count", "short"]
 
 
@@ -46,7 +48,6 @@ def short(text: object, limit: int = 80) -> str:
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an exception's message (its type name when it has none), at most
-    ``limit`` characters."""
-    text = str(exc).strip()
-    return short(text.splitlines()[0], limit) if text else type(exc).__name__
+    """The first line of an exception's message (:func:`~freqrex_app.errors.first_line`: its
+    type name when it has none), at most ``limit`` characters: what a visitor reads."""
+    return short(first_line(exc), limit)

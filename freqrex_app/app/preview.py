@@ -3,42 +3,36 @@ its waveform with the chosen excerpt highlighted, as a PNG in the app's cache. N
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 from .limits import Limits
+from .lru import BoundedLRU
 
 __all__ = ["read_source", "preview_png", "decode_cost"]
 
-_SOURCES: OrderedDict[str, Any] = OrderedDict()
-_SOURCES_LOCK = threading.Lock()
+_SOURCES: BoundedLRU[str, Any] = BoundedLRU(8)  # content hash -> the source at 8 kHz
 _PREVIEW_PIECE_FRAMES = 1 << 23  # source frames decoded at once for the preview (32 MB)
 _PREVIEW_RATE = 8000
 _MAX_PREVIEWS = 64
-
-
-_KEYS: OrderedDict[tuple[str, int, int], str] = OrderedDict()  # (path, mtime, size) -> hash
 
 
 def _content_key(p: Path) -> str:
     """The file's content hash: the same sound under another name is the same preview (a
     file already hashed is not read again)."""
     st = p.stat()
-    known = (str(p), st.st_mtime_ns, st.st_size)
-    with _SOURCES_LOCK:
-        if known in _KEYS:
-            return _KEYS[known]
+    return _hash_file(str(p), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _hash_file(path: str, mtime_ns: int, size: int) -> str:
+    """The content hash of the file ``path`` as it was at ``mtime_ns`` with ``size`` bytes."""
     h = hashlib.blake2b(digest_size=16)
-    with open(p, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    with _SOURCES_LOCK:
-        _KEYS[known] = h.hexdigest()
-        while len(_KEYS) > 256:
-            _KEYS.popitem(last=False)
     return h.hexdigest()
 
 
@@ -81,12 +75,10 @@ def read_source(path: str, limits: Limits, spend: Callable[[float], None] | None
 
     p = Path(path)
     key = _content_key(p)
-    with _SOURCES_LOCK:
-        if key in _SOURCES:
-            _SOURCES.move_to_end(key)
-            cached = _SOURCES[key]
-            return Audio(samples=cached.samples, sample_rate=cached.sample_rate, start=0.0,
-                         source=str(p))
+    cached = _SOURCES.get(key)
+    if cached is not None:
+        return Audio(samples=cached.samples, sample_rate=cached.sample_rate, start=0.0,
+                     source=str(p))
     cost = decode_cost(p, limits)
     if spend is not None:
         spend(cost)
@@ -118,10 +110,7 @@ def read_source(path: str, limits: Limits, spend: Callable[[float], None] | None
         if samples.size == 0 or float(np.max(np.abs(samples))) < 1e-5:
             raise AudioError(f"{p.name} is silent or holds no audio")
         audio = Audio(samples=samples, sample_rate=_PREVIEW_RATE, start=0.0, source=str(p))
-    with _SOURCES_LOCK:
-        _SOURCES[key] = audio
-        while len(_SOURCES) > 8:
-            _SOURCES.popitem(last=False)
+    _SOURCES.put(key, audio)
     return audio
 
 

@@ -1,266 +1,58 @@
 """A job -> the values of the page's components: the headline, facts, tables, figures, players
-and the perturbation buttons. Text only comes from here (formatting helpers: ``format``)."""
+and the perturbation buttons, keyed by component name (:data:`Values`), for a result and for an
+explanation still running. The sentences come from :mod:`sentences`, the tables from
+:mod:`tables`."""
 from __future__ import annotations
 
-import html
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..audio.hearing import words
-from .format import count, fmt_seconds, fmt_snr, pct
-from .jobs import PERTURBATION_NAMES, Job, perturbation_info, remember
-from .listening import FEW_TONES, lead_flip, read_audible
-from .limits import Limits
-from .speed import SPEED, JobPlan
+from .listening import lead_flip, read_audible
+from .outputs import Job
+from .perturbations import PERTURBATION_NAMES
+from .sentences import (column_md, facts_md, headline_html, lead_md, notes_md, perturbation_md,
+                        provisional_facts_md, provisional_headline_html, provisional_lead_md,
+                        sufficient_md)
+from .store import remember
+from .tables import json_for_view, perturbation_rows, sets_rows
 
 log = logging.getLogger("freqrex.app")
 
-__all__ = ["RESULT_KEYS", "LEAD_KEYS", "FIGURE_KEYS", "COMPARE_KEYS", "lead_md", "sufficient_md",
-           "lead_values", "figure_values", "compare_values", "result_values", "perturbation_values", "headline_html", "facts_md",
-           "labels_md", "estimate_md", "foil_choices", "perturbation_md", "notes_md", "top_scores",
-           "perturbation_rows", "sets_rows", "json_for_view", "model_md", "credits_md",
-           "partial_values", "partial_count_values", "provisional_headline_html",
-           "provisional_lead_md",
-           "provisional_facts_md"]
+__all__ = ["RESULT_KEYS", "PERTURBATION_KEYS", "BUTTON", "button", "Values", "top_scores",
+           "foil_choices", "perturbation_values", "lead_values", "figure_values",
+           "compare_values", "result_values", "partial_values", "partial_count_values"]
 
-#: The lead of the page (:func:`lead_values`): the least audible flip and the sufficient set.
-LEAD_KEYS = ("lead_md", "lead_orig", "lead_changed", "lead_removed", "suff_md", "suff_player",
-             "suff_loud")
-#: The interactive figures and the notes summary (:func:`figure_values`).
-FIGURE_KEYS = ("spectro_plot", "freq_plot", "notes_plot", "notes_text")
-#: The second model's column (:func:`compare_values`).
-COMPARE_KEYS = ("compare_col", "compare_summary", "compare_head_a", "compare_lead_a",
-                "compare_plot_a", "compare_head", "compare_lead", "compare_changed",
-                "compare_removed", "compare_plot", "compare_df")
-_NO_COMPARE = ("", "", "", None, "", "", None, None, None, [])
-#: The result components, in the order of :func:`result_values`; the perturbation buttons
-#: (one per ``PERTURBATION_NAMES``) follow them.
-RESULT_KEYS = ("placeholder", "results", "headline", *LEAD_KEYS, "scores", "facts",
-               *FIGURE_KEYS, "spectrum_img", "sets_df", "wave_img", "pert_df", "json_file",
-               "zip_file", "json_view", "notes", *COMPARE_KEYS, "pert_md", "orig_player",
+#: The page's values, keyed by the name of their component (the layout's attribute; a
+#: perturbation's button: :func:`button`). A component left out stays as it is.
+Values = dict[str, Any]
+
+#: The result components, in the order of the page's outputs (the perturbation buttons
+#: follow them): every name :func:`result_values` may fill.
+RESULT_KEYS = ("placeholder", "results", "headline", "lead_md", "lead_orig", "lead_changed",
+               "lead_removed", "suff_md", "suff_player", "suff_loud", "scores", "facts",
+               "spectro_plot", "freq_plot", "notes_plot", "notes_text", "spectrum_img",
+               "sets_df", "wave_img", "pert_df", "json_file", "zip_file", "json_view", "notes",
+               "compare_col", "compare_summary", "compare_head_a", "compare_lead_a",
+               "compare_plot_a", "compare_head", "compare_lead", "compare_changed",
+               "compare_removed", "compare_plot", "compare_df", "pert_md", "orig_player",
                "pert_player", "pert_img", "job_state")
 #: What :func:`perturbation_values` fills.
 PERTURBATION_KEYS = ("pert_md", "orig_player", "pert_player", "pert_img")
+#: The prefix of a perturbation button's name (:func:`button`).
+BUTTON = "button_"
 
 
-# ------------------------------------------------------------------------------ text
-
-
-#: The top two scores count as torn when the second is at least this share of the first.
-TORN = 0.85
-
-
-def torn_between(exp) -> tuple[tuple[str, float], tuple[str, float]] | None:
-    """The top two labels and scores when the model is torn between them (the second at least
-    :data:`TORN` of the first), else None."""
-    top = [(label, float(score)) for label, score in exp.top_scores(2)]
-    if len(top) < 2 or top[0][1] <= 0 or top[1][1] < TORN * top[0][1]:
-        return None
-    return top[0], top[1]
-
-
-def _verdict_html(exp, sub: str) -> str:
-    """The model's verdict (label, confidence, foil) over a sub-line of HTML; a line more when
-    the model is torn between two labels."""
-    foil = (f' <span class="fx-conf">and not</span> <span class="fx-label">'
-            f'{html.escape(exp.contrast)}</span>' if exp.contrast else "")
-    torn = torn_between(exp)
-    if torn is not None:
-        (a, sa), (b, sb) = torn
-        sub += (f'<div class="fx-torn">The model is <b>torn</b> between {html.escape(a)} '
-                f'({sa:.1%}) and {html.escape(b)} ({sb:.1%}): almost level, so a small change '
-                'can tip it either way.</div>')
-    return (
-        '<div class="fx-headline">'
-        f'<div class="fx-verdict"><span class="fx-model">{html.escape(exp.model)}</span> hears '
-        f'<span class="fx-label">{html.escape(exp.label)}</span> '
-        f'<span class="fx-conf">{exp.confidence:.0%}</span>{foil}</div>'
-        f'<div class="fx-sub">{sub}</div></div>')
-
-
-def _source_name(exp) -> str:
-    return html.escape(Path(exp.audio.source).name if exp.audio.source else "clip")
-
-
-def headline_html(job: Job) -> str:
-    exp = job.exp
-    start, end = exp.audio.start, exp.audio.start + exp.audio.duration
-    return _verdict_html(exp, f'{_source_name(exp)} · {start:.1f}–{end:.1f} s · labels view '
-                              f'<b>{html.escape(exp.labels_view)}</b> ({len(exp.labels)} labels)')
-
-
-def lead_md(job: Job) -> str:
-    """The least audible verified flip in words a visitor reads ("a change 47 dB below the
-    music makes the model hear ambient"), with what it changed and the files that show it."""
-    exp = job.exp
-    lead = lead_flip(exp)
-    if lead is None:
-        reasons = "; ".join(f"{k.replace('_', ' ')}: {exp.notes[k]}"
-                            for k in ("quiet_flip", "stft_flip") if exp.notes.get(k))
-        title = ("changes what the model hears" if exp.contrast is None else
-                 f"makes the model hear {html.escape(exp.contrast)} over "
-                 f"{html.escape(exp.label)}")
-        return (f"### Nothing this budget tried {title}\n"
-                f"**{html.escape(exp.label)}** held against every flip"
-                + (f" ({html.escape(reasons)})" if reasons else "") +
-                ". A larger budget searches further.")
-    info = perturbation_info(exp, lead.name) or {}
-    instead = (f" instead of {html.escape(exp.label)}" if exp.contrast is None
-               else f" and not {html.escape(exp.label)}")
-    audible = _audible(lead)
-    gains = read_audible(job.folder)
-    removed = gains.get(f"removed_{lead.name}")
-    loud = (f" The third player is what was removed, played at **{removed.gain_db:+.0f} dB** "
-            f"(× {removed.gain:,.3g}, normalised to a peak of 0.5) so that you can hear it."
-            if removed is not None else "")
-    return (f"### A change **{lead.snr_db:.0f} dB below the music** makes the model hear "
-            f"**{html.escape(lead.label)}**{instead}\n"
-            f"{PERTURBATION_NAMES[lead.name]}: {info.get('size', lead.k):,} "
-            f"{info.get('unit', lead.unit)} ({audible}). Verified: the changed clip "
-            f"(`{lead.name}.wav` in the zip) classifies as **{html.escape(lead.label)}** "
-            f"({lead.confidence:.0%}); {_heard(lead)}; found by "
-            f"{_SEARCH_WORDS[lead.search]}. The first two players are at "
-            f"the level the model heard (never normalised).{loud}")
-
-
-_SEARCH_WORDS = {"gradient": "the model's gradient", "black-box": "black-box search"}
-
-
-def _audible(lead) -> str:
-    """What the model of hearing says of the lead flip (SNR alone while it is not scored)."""
-    return words(lead.audibility)
-
-
-def _heard(lead) -> str:
-    """``hearing model MOS 4.97 (Zimtohrli 0.0003), SNR 35.9 dB``."""
-    snr = f"SNR {lead.snr_db:.1f} dB"
-    if lead.mos is None:
-        return snr
-    return f"hearing model (Zimtohrli) MOS {lead.mos:.2f} of 5, distance {lead.zimtohrli:.4f}; {snr}"
-
-
-def sufficient_md(job: Job) -> str:
-    """The sufficient set in words: "all the model needs to still hear metal: these 6 tones"."""
-    from ..plots._common import hz_to_note
-
-    exp = job.exp
-    s = exp.sufficient
-    if s is None:
-        return (f"No small set of frequencies alone keeps **{html.escape(exp.label)}** "
-                f"({html.escape(exp.notes.get('sufficient', 'not found'))}).")
-    n = len(s.index)
-    gains = read_audible(job.folder).get("sufficient_loud")
-    loud = (f" The second player is the same sound at **{gains.gain_db:+.0f} dB** "
-            f"(× {gains.gain:,.3g}, normalised to a peak of 0.5)." if gains is not None else "")
-    if n <= FEW_TONES:
-        hz = sorted(float(h) for h in exp.hz(s.index))
-        tones = ", ".join(f"{h:,.1f} Hz ({hz_to_note(h)})" for h in hz)
-        what = f"this one tone: {tones}" if n == 1 else f"these {n} tones: {tones}"
-    else:
-        what = (f"these {n:,} of {exp.n_bins:,} frequencies ({pct(n / exp.n_bins)} of them, "
-                f"{pct(exp.energy_fraction(s.index))} of the energy)")
-    label, top = html.escape(exp.label), html.escape(exp.labels[s.label])
-    if exp.contrast is not None:  # the question is X over the foil, whatever the top-1
-        foil = html.escape(exp.contrast)
-        top_words = ("its top label is " + (f"{label} too" if top == label else
-                                            f"{top}, a third label") + f" ({s.confidence:.0%})")
-        return (f"**All the model needs to still prefer {label} over {foil}:** {what}. "
-                f"Verified: `sufficient.wav` keeps {label} ahead of {foil}; {top_words}.{loud}")
-    return (f"**All the model needs to still hear {top}:** {what}. "
-            f"Verified: `sufficient.wav` classifies as {top} "
-            f"({s.confidence:.0%}).{loud}")
+def button(name: str) -> str:
+    """The component name of the button of perturbation ``name``."""
+    return BUTTON + name
 
 
 def top_scores(job: Job, n: int = 5) -> dict[str, float]:
+    """The ``n`` top labels and their scores (the value of the scores component)."""
     return {label: float(score) for label, score in job.exp.top_scores(n)}
-
-
-def facts_md(job: Job) -> str:
-    exp = job.exp
-    budget = f"of a budget of {exp.budget:,}" if exp.budget else "(no budget)"
-    spent = (" — a stage used all of its share, so its result is the best found within the budget"
-             if exp.budget_exhausted else "")
-    lines = [
-        f"**{exp.queries:,}** model calls {budget}{spent}",
-        f"**{fmt_seconds(exp.seconds)}** to explain ({fmt_seconds(exp.predict_seconds)} inside the model)"
-        + (" — precomputed, shown now without calling the model" if job.precomputed else ""),
-        f"**{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",
-    ]
-    for key, name, found in (("sufficient", "Sufficient S", exp.sufficient),
-                             ("necessary", "Sufficient + necessary SN", exp.necessary),
-                             ("complete", "Complete", exp.complete)):
-        if found is None:
-            lines.append(f"{name}: not found ({exp.notes.get(key, 'no reason given')})")
-        else:
-            idx = found.index
-            lines.append(f"{name}: **{count(len(idx), 'bin')}** ({pct(len(idx) / exp.n_bins)} of bins, "
-                         f"{pct(exp.energy_fraction(idx))} of energy)")
-    flipped = [f.k for f in exp.flips if f.flipped]
-    if flipped:
-        lines.append(f"Removing the top **{flipped[0]}** frequenc{'y' if flipped[0] == 1 else 'ies'} "
-                     + ("changes the label" if exp.contrast is None else
-                        f"makes the model hear **{html.escape(exp.contrast)}** over "
-                        f"{html.escape(exp.label)}"))
-    if exp.stft_flip is not None:
-        f = exp.stft_flip
-        lines.append(f"STFT flip: **{count(f.k, 'cell')}** {f.change} → {exp.labels[f.label]} "
-                     f"(SNR {f.snr_db:.1f} dB)")
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def labels_md(labels: list[str]) -> str:
-    chips = " ".join(f"`{html.escape(lab)}`" for lab in labels)
-    return f"{len(labels)} labels: {chips}"
-
-
-def estimate_md(model_id: str, calls: int, duration: float, limits: Limits,
-                compare: str | None = None) -> str:
-    """The time a job of these settings takes, from this server's recent measured speed
-    (:mod:`speed`); says so when a model has never run here instead of inventing a time."""
-    d = float(duration or limits.default_excerpt_s)
-    models = (model_id, compare) if compare and compare != model_id else (model_id,)
-    what = (f"**{calls:,} model calls**" if len(models) == 1 else
-            f"**{calls:,} model calls** for each of the 2 models")
-    seconds = SPEED.estimate(JobPlan(models, int(calls), d))
-    if seconds is None:
-        missing = [m for m in models if not SPEED.measured(m)] or list(models)
-        verb = "has" if len(missing) == 1 else "have"
-        return (f"{what} · the time is not known yet: {' and '.join(missing)} {verb} not run "
-                "on this server (the first job measures it)")
-    return (f"{what} · about {fmt_seconds(seconds)} for a {d:g} s excerpt, from this "
-            "server's measured speed now")
-
-
-def perturbation_md(job: Job, name: str) -> str:
-    info = perturbation_info(job.exp, name)
-    if info is None:
-        return f"**{name}** was not found for this clip."
-    snr = "no change" if not math.isfinite(info["snr_db"]) else f"SNR **{info['snr_db']:.1f} dB**"
-    if info["mos"] is not None:
-        snr += f", hearing model MOS **{info['mos']:.2f}** of 5"
-    exp = job.exp
-    if exp.contrast is None:
-        verdict = ("the label **changed**" if info["changed"] else "the label **stayed**")
-        was = f"was {html.escape(exp.label)}"
-    else:
-        verdict = f"**{html.escape(info['outcome'])}**"
-        was = f"why {html.escape(exp.label)} and not {html.escape(exp.contrast)}"
-    return (f"### {info['title']}: {info['size']:,} {info['unit']}\n"
-            f"The model now hears **{html.escape(info['label'])}** ({info['confidence']:.0%}) — "
-            f"{verdict} ({was}) · {snr}. "
-            "Both players are at the same level (never normalised).")
-
-
-def notes_md(job: Job) -> str:
-    notes = job.all_notes()
-    if not notes:
-        return ""
-    items = "\n".join(f"- **{html.escape(k)}**: {html.escape(str(v))}" for k, v in notes.items())
-    return f"<details><summary>Notes ({len(notes)})</summary>\n\n{items}\n</details>"
 
 
 def foil_choices(model_id: str, labels_view: str) -> list[tuple[str, str]]:
@@ -278,87 +70,19 @@ def foil_choices(model_id: str, labels_view: str) -> list[tuple[str, str]]:
     return [("(none: the runner-up)", "")] + [(lab, lab) for lab in labels]
 
 
-def model_md(model_id: str, labels_view: str) -> str:
-    """The model's description and its labels in ``labels_view`` (built-in models)."""
-    from .. import models
-
-    try:
-        info = models.model_info(model_id) if model_id in models.list_models() else None
-    except Exception:
-        info = None
-    if info is None:
-        return f"`{model_id}`"
-    labels = info["views"].get(labels_view, info["labels"])
-    return (f"<small>{info.get('description', '')} · {info['sample_rate'] // 1000} kHz</small>"
-            f"<details><summary><small>{len(labels)} labels in the <b>{labels_view}</b> view"
-            f"</small></summary><small>{labels_md(labels)}</small></details>")
-
-
-def credits_md(examples) -> str:
-    parts = [f"*{e.title}* by {e.author} ({e.licence})" for e in examples]
-    return ("<small>Music: " + "; ".join(parts) +
-            ". Details in assets/ATTRIBUTION.md.</small>")
-
-
-# ------------------------------------------------------------------------------ tables
-
-
-def perturbation_rows(exp) -> list[list[Any]]:
-    rows = []
-    for name, title in PERTURBATION_NAMES.items():
-        info = perturbation_info(exp, name)
-        if info is None:
-            reason = exp.notes.get(name.split("_")[0] if name.startswith("necessary") else
-                                   ("flips" if name.startswith("flip_") else name), "not found")
-            rows.append([title, "-", "-", "-", "-", "-", reason])
-            continue
-        rows.append([title, f"{info['size']:,} {info['unit']}", info["label"],
-                     f"{info['confidence']:.3f}", fmt_snr(info["snr_db"]),
-                     "-" if info["mos"] is None else f"{info['mos']:.3f}", info["outcome"]])
-    return rows
-
-
-def sets_rows(exp) -> list[list[Any]]:
-    rows = []
-    for key, title, found in (("sufficient", "S  sufficient", exp.sufficient),
-                              ("necessary", "SN  sufficient + necessary", exp.necessary),
-                              ("complete", "complete (SN + A)", exp.complete)):
-        if found is None:
-            rows.append([title, "-", "-", "-", exp.notes.get(key, "not found")])
-            continue
-        idx = found.index
-        rows.append([title, f"{len(idx):,}", pct(len(idx) / exp.n_bins),
-                     pct(exp.energy_fraction(idx)), ""])
-    if exp.adjustment is not None and exp.complete is not None:
-        a = exp.adjustment
-        rows.append(["A  adjustment", f"{len(a):,}", pct(len(a) / exp.n_bins),
-                     pct(exp.energy_fraction(a)), ""])
-    return rows
-
-
-def json_for_view(d: dict, limit: int = 100) -> dict:
-    """The explanation JSON for the page: long lists cut (the file has them all)."""
-    sf = d.get("stft_flip")
-    if isinstance(sf, dict) and len(sf.get("cells") or []) > limit:
-        sf = dict(sf)
-        n = len(sf["cells"])
-        sf["cells"] = sf["cells"][:limit] + [f"... {n - limit:,} more in explanation.json"]
-        d = {**d, "stft_flip": sf}
-    return d
-
-
 # ------------------------------------------------------------------------------ components
 
 
-def perturbation_values(job: Job, name: str) -> list[Any]:
+def perturbation_values(job: Job, name: str) -> Values:
     """Caption, original player, perturbed player and figure of one perturbation
     (``PERTURBATION_KEYS``)."""
     f = job.files
     wav = f.get(name)
     png = job.perturbation_png(name)
-    return [perturbation_md(job, name),
-            str(f["original"]) if "original" in f else None,
-            str(wav) if wav is not None else None, str(png) if png else None]
+    return {"pert_md": perturbation_md(job, name),
+            "orig_player": str(f["original"]) if "original" in f else None,
+            "pert_player": str(wav) if wav is not None else None,
+            "pert_img": str(png) if png else None}
 
 
 def _path(job: Job, key: str) -> str | None:
@@ -366,23 +90,25 @@ def _path(job: Job, key: str) -> str | None:
     return str(p) if p is not None and Path(p).exists() else None
 
 
-def lead_values(job: Job) -> list[Any]:
-    """``LEAD_KEYS``: the lead flip's text and its three players (original, changed, what was
-    removed, amplified), the sufficient set's text and its two players."""
+def lead_values(job: Job) -> Values:
+    """The lead flip's text and its three players (original, changed, what was removed,
+    amplified), the sufficient set's text and its two players."""
     lead = lead_flip(job.exp)
     gains = read_audible(job.folder)
     removed = gains.get(f"removed_{lead.name}") if lead else None
     loud = gains.get("sufficient_loud")
-    return [lead_md(job), _path(job, "original"),
-            gr.update(value=_path(job, lead.name) if lead else None,
-                      label=f"changed: the model hears {lead.label}" if lead else "changed"),
-            gr.update(value=removed.file if removed else None,
-                      label=(f"what was removed, {removed.gain_db:+.0f} dB" if removed
-                             else "what was removed")),
-            sufficient_md(job), _path(job, "sufficient"),
-            gr.update(value=loud.file if loud else None,
-                      label=f"sufficient set, {loud.gain_db:+.0f} dB" if loud
-                      else "sufficient set, amplified")]
+    return {"lead_md": lead_md(job), "lead_orig": _path(job, "original"),
+            "lead_changed": gr.update(
+                value=_path(job, lead.name) if lead else None,
+                label=f"changed: the model hears {lead.label}" if lead else "changed"),
+            "lead_removed": gr.update(
+                value=removed.file if removed else None,
+                label=(f"what was removed, {removed.gain_db:+.0f} dB" if removed
+                       else "what was removed")),
+            "suff_md": sufficient_md(job), "suff_player": _path(job, "sufficient"),
+            "suff_loud": gr.update(value=loud.file if loud else None,
+                                   label=f"sufficient set, {loud.gain_db:+.0f} dB" if loud
+                                   else "sufficient set, amplified")}
 
 
 def _shared_zmax(*exps) -> float | None:
@@ -393,9 +119,9 @@ def _shared_zmax(*exps) -> float | None:
     return max(tops) if tops and max(tops) > 0 else None
 
 
-def figure_values(job: Job) -> list[Any]:
-    """``FIGURE_KEYS``: the interactive spectrogram, frequency and notes figures (plotly) and
-    the notes summary. With a second model, the spectrogram's colour scale is the one both
+def figure_values(job: Job) -> Values:
+    """The interactive spectrogram, frequency and notes figures (plotly) and the notes
+    summary. With a second model, the spectrogram's colour scale is the one both
     models' spectrograms share."""
     from ..plots.grid import mel_grid
     from ..plots.interactive import frequency_figure, notes_figure, spectrogram_figure
@@ -404,28 +130,18 @@ def figure_values(job: Job) -> list[Any]:
     exp = job.exp
     summary = summarise_notes(exp)
     zmax = _shared_zmax(exp, job.compare.exp) if job.compare is not None else None
-    return [spectrogram_figure(exp, grid=mel_grid(exp), zmax=zmax), frequency_figure(exp),
-            notes_figure(summary), notes_markdown(summary)]
+    return {"spectro_plot": spectrogram_figure(exp, grid=mel_grid(exp), zmax=zmax),
+            "freq_plot": frequency_figure(exp), "notes_plot": notes_figure(summary),
+            "notes_text": notes_markdown(summary)}
 
 
-def _column_md(job: Job, which: str) -> tuple[str, str]:
-    """A comparison column's heading and its verdict with the least audible flip."""
-    exp = job.exp
-    lead = lead_flip(exp)
-    flip = (f"A change **{lead.snr_db:.0f} dB below the music** makes it hear "
-            f"**{html.escape(lead.label)}** ({PERTURBATION_NAMES[lead.name]})" if lead
-            else "No change this budget tried flips its label")
-    return (f"### {which}: `{html.escape(exp.model)}`",
-            f"Hears **{html.escape(exp.label)}** ({exp.confidence:.0%}). {flip}.")
-
-
-def compare_values(job: Job) -> list[Any]:
-    """``COMPARE_KEYS``: the two models side by side, each in its own column with its heading,
-    their spectrograms on one colour scale, and the line of where they agree and differ
-    (hidden when there is no second model)."""
+def compare_values(job: Job) -> Values:
+    """The two models side by side, each in its own column with its heading, their
+    spectrograms on one colour scale, and the line of where they agree and differ (the
+    column hidden and emptied when there is no second model)."""
     other = job.compare
     if other is None:
-        return [gr.update(visible=False), *_NO_COMPARE]
+        return {k: v for k, v in _EMPTY.items() if k.startswith("compare_")}
     from ..plots.grid import mel_grid
     from ..plots.interactive import spectrogram_figure
     from .compare import comparison_md
@@ -442,123 +158,75 @@ def compare_values(job: Job) -> list[Any]:
 
     lead = lead_flip(other.exp)
     removed = read_audible(other.folder).get(f"removed_{lead.name}") if lead else None
-    head_a, lead_a = _column_md(job, "First model")
-    head_b, lead_b = _column_md(other, "Second model")
-    return [gr.update(visible=True), comparison_md(job.exp, other.exp), head_a, lead_a,
-            figure(job.exp), head_b, lead_b,
-            gr.update(value=_path(other, lead.name) if lead else None,
-                      label=f"changed: hears {lead.label}" if lead else "changed"),
-            gr.update(value=removed.file if removed else None,
-                      label=(f"what was removed, {removed.gain_db:+.0f} dB"
-                             if removed else "what was removed")),
-            figure(other.exp), perturbation_rows(other.exp)]
+    head_a, lead_a = column_md(job, "First model")
+    head_b, lead_b = column_md(other, "Second model")
+    return {"compare_col": gr.update(visible=True),
+            "compare_summary": comparison_md(job.exp, other.exp),
+            "compare_head_a": head_a, "compare_lead_a": lead_a, "compare_plot_a": figure(job.exp),
+            "compare_head": head_b, "compare_lead": lead_b,
+            "compare_changed": gr.update(value=_path(other, lead.name) if lead else None,
+                                         label=f"changed: hears {lead.label}" if lead
+                                         else "changed"),
+            "compare_removed": gr.update(value=removed.file if removed else None,
+                                         label=(f"what was removed, {removed.gain_db:+.0f} dB"
+                                                if removed else "what was removed")),
+            "compare_plot": figure(other.exp), "compare_df": perturbation_rows(other.exp)}
 
 
-def result_values(job: Job) -> list[Any]:
-    """Every result component (``RESULT_KEYS``, then the perturbation buttons) for ``job``.
+def result_values(job: Job) -> Values:
+    """Every result component (``RESULT_KEYS`` and the perturbation buttons) for ``job``.
     A piece that fails to render is noted and left empty; the rest is shown."""
     exp = job.exp
-    f = job.files
     names = list(PERTURBATION_NAMES)
 
-    def path(key):
-        p = f.get(key)
-        return str(p) if p is not None and Path(p).exists() else None
-
-    def safe(what: str, fn, default=None):
+    def safe(what: str, fn) -> Values:
         # one piece that fails must not lose the rest of the result
         try:
             return fn()
         except Exception as exc:
             log.exception("rendering %s failed", what)
             job.notes[f"display_{what}"] = f"could not show {what}: {exc}"
-            return default
+            return {}
 
     waves = exp.waves()
     lead = lead_flip(exp)
     first = next((n for n in (lead.name if lead else "flip_1", "flip_1", *names) if n in waves),
                  None)
-    pert = safe("perturbation", lambda: perturbation_values(job, first)) if first else None
-    pert = pert or ["", path("original"), None, None]
-    values = [gr.update(visible=False), gr.update(visible=True),
-              safe("headline", lambda: headline_html(job), ""),
-              *(safe("lead", lambda: lead_values(job)) or [""] + [None] * 6),
-              safe("scores", lambda: top_scores(job), {}),
-              safe("facts", lambda: facts_md(job), ""),
-              *(safe("figures", lambda: figure_values(job)) or [None] * 3 + [""]),
-              path("figure_spectrum_sets"),
-              safe("sets", lambda: sets_rows(exp), []), path("figure_waveform"),
-              safe("perturbations", lambda: perturbation_rows(exp), []),
-              path("explanation"), str(job.zip_path) if job.zip_path else None,
-              safe("json", lambda: json_for_view(exp.to_dict()), {}), notes_md(job),
-              *(safe("comparison", lambda: compare_values(job))
-                or [gr.update(visible=False), *_NO_COMPARE])]
-    return [*values, *pert, remember(job),
-            *[gr.update(interactive=n in waves, variant="primary" if n == first
-                        else "secondary") for n in names]]
+    pert = safe("perturbation", lambda: perturbation_values(job, first)) if first else {}
+    values: Values = {
+        **_EMPTY, "placeholder": gr.update(visible=False), "results": gr.update(visible=True),
+        **safe("headline", lambda: {"headline": headline_html(job)}),
+        **safe("lead", lambda: lead_values(job)),
+        **safe("scores", lambda: {"scores": top_scores(job)}),
+        **safe("facts", lambda: {"facts": facts_md(job)}),
+        **safe("figures", lambda: figure_values(job)),
+        "spectrum_img": _path(job, "figure_spectrum_sets"),
+        **safe("sets", lambda: {"sets_df": sets_rows(exp)}),
+        "wave_img": _path(job, "figure_waveform"),
+        **safe("perturbations", lambda: {"pert_df": perturbation_rows(exp)}),
+        "json_file": _path(job, "explanation"),
+        "zip_file": str(job.zip_path) if job.zip_path else None,
+        **safe("json", lambda: {"json_view": json_for_view(exp.to_dict())}),
+        "notes": notes_md(job),
+        **safe("comparison", lambda: compare_values(job)),
+        "orig_player": _path(job, "original"),
+        **pert,
+        "job_state": remember(job)}
+    values.update({button(n): gr.update(interactive=n in waves,
+                                        variant="primary" if n == first else "secondary")
+                   for n in names})
+    return values
 
 
-# ------------------------------------------------------------------------------ while it runs
-
-
-_PROVISIONAL = '<span class="fx-provisional">so far</span>'
-
-
-def provisional_headline_html(exp, queries: int | None = None) -> str:
-    """The verdict of an explanation still running, marked provisional; ``queries``: the job's
-    count of model calls (the status line's), else the engine's."""
-    n = exp.queries if queries is None else queries
-    return _verdict_html(exp, f'{_PROVISIONAL} {_source_name(exp)} · working: '
-                              f'{count(n, "model call")} so far · the picture below is '
-                              'refined as the search runs')
-
-
-def provisional_lead_md(exp) -> str:
-    """The best flip found so far, in the words of :func:`lead_md`, marked provisional."""
-    lead = lead_flip(exp)
-    if lead is None:
-        if not exp.flips:
-            return ("### So far: searching which frequencies the label depends on\n"
-                    "The responsibility map is refined with every model call; the changes "
-                    "that flip the label come next.")
-        return ("### So far: no change tried flips the label\n"
-                "The search for the least audible change goes on.")
-    info = perturbation_info(exp, lead.name) or {}
-    instead = (f" instead of {html.escape(exp.label)}" if exp.contrast is None
-               else f" and not {html.escape(exp.label)}")
-    return (f"### So far: a change **{lead.snr_db:.0f} dB below the music** makes the model "
-            f"hear **{html.escape(lead.label)}**{instead}\n"
-            f"{PERTURBATION_NAMES[lead.name]}: {info.get('size', lead.k):,} "
-            f"{info.get('unit', lead.unit)} ({_audible(lead)}); verified on the model "
-            f"({lead.confidence:.0%}). Provisional: the search goes on for a quieter one, and "
-            "the sounds come with the result.")
-
-
-def provisional_facts_md(exp, queries: int | None = None) -> str:
-    n = exp.queries if queries is None else queries
-    budget = f"of a budget of {exp.budget:,}" if exp.budget else "(no budget)"
-    done = [name for name, ok in (("flip-k", bool(exp.flips)),
-                                  ("quiet flip", "quiet_flip" in exp.notes
-                                   or exp.quiet_flip is not None),
-                                  ("STFT flip", exp.stft_responsibility is not None)) if ok]
-    return "\n".join([
-        f"- {count(n, 'model call')} so far {budget}",
-        f"- **{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",
-        "- done: responsibility search" + (", " + ", ".join(done) if done else " (running)"),
-        "- provisional: the sets, the sounds and the downloads come with the result"])
-
-
-def partial_count_values(exp, queries: int) -> list[Any]:
+def partial_count_values(exp, queries: int) -> Values:
     """Like :func:`partial_values` for the same partial explanation ``exp``, with only the
     count of model calls moved on (the headline and the facts); the rest stays."""
-    values = {k: gr.update() for k in RESULT_KEYS}
-    values["headline"] = provisional_headline_html(exp, queries)
-    values["facts"] = provisional_facts_md(exp, queries)
-    return [values[k] for k in RESULT_KEYS] + [gr.update() for _ in PERTURBATION_NAMES]
+    return {"headline": provisional_headline_html(exp, queries),
+            "facts": provisional_facts_md(exp, queries)}
 
 
-def partial_values(exp, queries: int | None = None) -> list[Any]:
-    """Every result component (``RESULT_KEYS``, then the perturbation buttons) for an
+def partial_values(exp, queries: int | None = None) -> Values:
+    """Every result component (``RESULT_KEYS`` and the perturbation buttons) for an
     explanation still running: the verdict, the best flip so far and the responsibility
     figures, marked provisional; the rest empty until the result. Writes no file; the session's
     job (``job_state``) is left as it was. May raise: the caller skips the update."""
@@ -567,20 +235,28 @@ def partial_values(exp, queries: int | None = None) -> list[Any]:
 
     spectro = (spectrogram_figure(exp, grid=mel_grid(exp))
                if exp.stft_responsibility is not None else None)
-    values = {
-        "placeholder": gr.update(visible=False), "results": gr.update(visible=True),
-        "headline": provisional_headline_html(exp, queries),
-        "lead_md": provisional_lead_md(exp), "lead_orig": None,
-        "lead_changed": gr.update(value=None, label="changed"),
-        "lead_removed": gr.update(value=None, label="what was removed"),
-        "suff_md": "", "suff_player": None,
-        "suff_loud": gr.update(value=None, label="sufficient set, amplified"),
-        "scores": {label: float(score) for label, score in exp.top_scores(5)},
-        "facts": provisional_facts_md(exp, queries),
-        "spectro_plot": spectro, "freq_plot": frequency_figure(exp), "notes_plot": None,
-        "notes_text": "", "spectrum_img": None, "sets_df": [], "wave_img": None, "pert_df": [],
-        "json_file": None, "zip_file": None, "json_view": None, "notes": "",
-        **dict(zip(COMPARE_KEYS, [gr.update(visible=False), *_NO_COMPARE])), "pert_md": "", "orig_player": None, "pert_player": None,
-        "pert_img": None, "job_state": gr.update()}
-    return ([values[k] for k in RESULT_KEYS]
-            + [gr.update(interactive=False, variant="secondary") for _ in PERTURBATION_NAMES])
+    return {**_EMPTY, "placeholder": gr.update(visible=False),
+            "results": gr.update(visible=True),
+            "headline": provisional_headline_html(exp, queries),
+            "lead_md": provisional_lead_md(exp),
+            "scores": {label: float(score) for label, score in exp.top_scores(5)},
+            "facts": provisional_facts_md(exp, queries),
+            "spectro_plot": spectro, "freq_plot": frequency_figure(exp),
+            **{button(n): gr.update(interactive=False, variant="secondary")
+               for n in PERTURBATION_NAMES}}
+
+
+#: The result components emptied (the job's state is not among them: it stays as it is).
+_EMPTY: Values = {
+    "headline": "", "lead_md": "", "lead_orig": None,
+    "lead_changed": gr.update(value=None, label="changed"),
+    "lead_removed": gr.update(value=None, label="what was removed"),
+    "suff_md": "", "suff_player": None,
+    "suff_loud": gr.update(value=None, label="sufficient set, amplified"),
+    "scores": {}, "facts": "", "spectro_plot": None, "freq_plot": None, "notes_plot": None,
+    "notes_text": "", "spectrum_img": None, "sets_df": [], "wave_img": None, "pert_df": [],
+    "json_file": None, "zip_file": None, "json_view": None, "notes": "",
+    "compare_col": gr.update(visible=False), "compare_summary": "", "compare_head_a": "",
+    "compare_lead_a": "", "compare_plot_a": None, "compare_head": "", "compare_lead": "",
+    "compare_changed": None, "compare_removed": None, "compare_plot": None, "compare_df": [],
+    "pert_md": "", "orig_player": None, "pert_player": None, "pert_img": None}

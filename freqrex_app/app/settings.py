@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .examples import Example, list_examples
-from .jobs import JobError, model_views
+from .errors import JobError
+from .model_cache import model_views
 from .limits import DEFAULT_PRESET, Limits
 
 __all__ = ["AppSettings", "register_hub_models"]

@@ -12,10 +12,11 @@ from .callbacks import Callbacks
 from .examples import ASSETS, warm_examples
 from .gradio_queue import EXPLAIN, admit_joins
 from .guard import Gate, Listeners
-from .jobs import load_model_cached, model_views, small_job
+from .jobs import small_job
 from .layout import CSS, THEME, Layout
 from .limits import Limits, get_limits
 from .logs import setup_log
+from .model_cache import load_model_cached, model_views
 from .settings import AppSettings
 from .speed import calibrate as _calibrate
 
@@ -120,14 +121,14 @@ def build_app(limits: Limits | None = None, *, warm: bool = True,
                       # the progress where the picture comes, never over the headline
                       show_progress_on=[ui.placeholder, ui.spectro_plot])
 
-        # the public API: one named endpoint, sharing the page's one worker
+        # the public API: one named endpoint, sharing the page's line (the board)
         api_btn = gr.Button(visible=False)
         api_btn.click(cb.explain_api, ui.api_inputs, ui.api_outputs, api_name="explain",
                       validator=cb.claim_api, concurrency_id=EXPLAIN,
                       concurrency_limit=limits.concurrency, show_progress="hidden")
 
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
-    cb.attach(demo)
+    cb.attach(demo, ui)
     demo.freqrex_board = cb.board  # the record of every job (tests, benchmarks)
     demo.freqrex_limits = limits  # for launch()
     demo.freqrex_listeners = cb.listeners  # who listens for which result (the gate counts)

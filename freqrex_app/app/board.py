@@ -1,6 +1,6 @@
-"""The playground's worker, shared by the page and the API: one ticket per visitor (at most one
-explanation running or waiting each, a visitor being a client address: :mod:`visitors`), a line
-of bounded length claimed atomically, the order of the line and honest waits, cancellation from
+"""The playground's line of explanations (the :class:`Board` of tickets), shared by the page and
+the API: one ticket per visitor (at most one explanation running or waiting each, a visitor
+being a client address: :mod:`visitors`), a line of bounded length claimed atomically, the order of the line and honest waits, cancellation from
 every path (the Cancel button, a closed page, a client's cancel), the engine's slots, and a
 record of every job. No Gradio: the app tells it about sessions and events.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from .format import fmt_seconds, short
-from .jobs import Cancelled, JobError
+from .errors import Cancelled, JobError
 from .speed import SPEED, JobPlan
 
 log = logging.getLogger("freqrex.app")
