@@ -433,6 +433,7 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
     files, the zip and the page still come, and the notes say what failed."""
     from freqrex_app import plots
     from freqrex_app.app import sentences as H
+    from freqrex_app.plots import figures
     from freqrex_app.app.examples import list_examples
     from freqrex_app.app.outputs import prepare_job
     from freqrex_app.app.tables import perturbation_rows
@@ -452,7 +453,7 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
         raise RuntimeError("the renderer broke")
 
     real_write, real_pert = audio_io.write_wav, plots.perturbation
-    monkeypatch.setattr(plots, "spectrum_sets", broken)
+    monkeypatch.setattr(figures, "spectrum_sets", broken)  # the figure loop reads them here
     monkeypatch.setattr(plots, "perturbation",
                         lambda e, name: broken() if name == "flip_2" else real_pert(e, name))
     monkeypatch.setattr(audio_io, "write_wav", lambda path, *a, **k: broken()
