@@ -22,6 +22,30 @@ def tone_clip(seconds: float = 1.0, tones=((440, 0.2), (1000, 0.3)), noise: floa
     return x.astype(np.float32)
 
 
+#: The generated beds under planted causes, and their seeds (the responsibility and STFT tests).
+BEDS = ("noise", "harmonic", "chord")
+SEEDS = (0, 1, 2)
+
+
+def bed(kind: str, seed: int) -> np.ndarray:
+    """A generated 1 s bed: 'noise' (pink-ish), 'harmonic' (a note with 8 partials, random
+    f0) or 'chord' (three notes of 4 partials), plus white noise; f0s and phases from seed."""
+    rng = np.random.default_rng([seed, len(kind)])
+    n = SR
+    t = np.arange(n) / SR
+    x = 0.01 * rng.standard_normal(n)
+    if kind == "noise":
+        spec = np.fft.rfft(rng.standard_normal(n)) / np.sqrt(np.arange(1, n // 2 + 2))
+        x += 0.1 * np.fft.irfft(spec, n=n) / np.std(np.fft.irfft(spec, n=n))
+    else:
+        f0s = [rng.uniform(90, 200)] if kind == "harmonic" else \
+            [f * r for f in [rng.uniform(110, 180)] for r in (1.0, 1.26, 1.5)]
+        for f0 in f0s:
+            for h in range(1, 9 if kind == "harmonic" else 5):
+                x += 0.08 / h * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi))
+    return x
+
+
 def hz_to_bin(hz: float, n: int) -> int:
     return int(round(hz * n / SR))
 
@@ -99,3 +123,39 @@ class Burst:
         level = self.band_level(np.asarray(waves, dtype=np.float64))
         p = 1.0 / (1.0 + np.exp(-(level - self.threshold) / (0.1 * self.threshold)))
         return np.stack([1 - p, p], axis=1).astype(np.float32)
+
+
+#: ThreeLabels' tones (Hz) and its clips' length (samples: 0.5 s).
+A, B, D = 600.0, 1400.0, 3000.0
+N_XYZ = SR // 2
+
+
+class ThreeLabels:
+    """x = amp(A) + 0.05, y = amp(B), z = 0.4 - amp(D), clipped to [0, 1]; w is never heard.
+    On ``three_labels_clip``: kept alone, A keeps x ahead of y while z tops the kept sound;
+    removing A lets y win; nothing brings w on top. A foil here is a real choice among labels."""
+
+    name, sample_rate, labels = "planted-xyz", SR, ["x", "y", "z", "w"]
+
+    def predict(self, waves: np.ndarray) -> np.ndarray:
+        waves = np.asarray(waves, dtype=np.float64)
+        n = waves.shape[1]
+        spec = np.abs(np.fft.rfft(waves, axis=1)) / (n / 2)
+        a, b, d = (spec[:, hz_to_bin(f, n)] for f in (A, B, D))
+        w = np.zeros_like(a)
+        return np.clip(np.stack([a + 0.05, b, 0.4 - d, w], axis=1), 0, 1).astype(np.float32)
+
+
+def three_labels_clip(seed: int) -> np.ndarray:
+    """Tones A (x), B (y) and a loud D (which keeps z down) over faint noise, 0.5 s."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N_XYZ) / SR
+    x = 0.005 * rng.standard_normal(N_XYZ)
+    for hz, amp in ((A, 0.3), (B, 0.2), (D, 0.5)):
+        x += amp * np.sin(2 * np.pi * hz * t + rng.uniform(0, 2 * np.pi))
+    return x.astype(np.float32)
+
+
+def three() -> ThreeLabels:
+    """Factory for the command line: ``--model planted:three``."""
+    return ThreeLabels()

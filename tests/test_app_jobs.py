@@ -105,12 +105,14 @@ def test_limits_and_model_ids(tmp_path, monkeypatch):
         Limits.from_env()
 
     assert resolve_model_id("msd-musicnn") == "msd-musicnn"
-    for bad in ("nope", "os:system", "freqrex_app.models:load_model", ""):
-        with pytest.raises(JobError):
+    for bad in ("nope", "os:system", "freqrex_app.models:load_model"):
+        with pytest.raises(JobError, match=f"unknown model '{bad}'; available: msd-musicnn"):
             resolve_model_id(bad)
-    with pytest.raises(JobError):
+    with pytest.raises(JobError, match="choose a model"):
+        resolve_model_id("")
+    with pytest.raises(JobError, match="not a Hugging Face model id: '/etc/passwd'"):
         resolve_model_id("msd-musicnn", "/etc/passwd")
-    with pytest.raises(JobError):
+    with pytest.raises(JobError, match=r"not a Hugging Face model id: '\.\./secret'"):
         resolve_model_id("msd-musicnn", "../secret")
 
     limits = Limits(cache=tmp_path, max_jobs=3, job_ttl_s=3600)

@@ -22,39 +22,12 @@ from freqrex_app.app.listening import lead_candidates, outcome
 from freqrex_app.app.sentences import facts_md, lead_md, sufficient_md
 from freqrex_app.app.tables import perturbation_rows
 from freqrex_app.engine.manipulations import snr_db
-from planted import SR, hz_to_bin
-
-N = SR // 2  # 0.5 s clips
-A, B, D = 600.0, 1400.0, 3000.0
-
-
-class ThreeLabels:
-    """x = amp(A) + 0.05, y = amp(B), z = 0.4 - amp(D), clipped to [0, 1]; w is never heard."""
-
-    name, sample_rate, labels = "planted-xyz", SR, ["x", "y", "z", "w"]
-
-    def predict(self, waves: np.ndarray) -> np.ndarray:
-        waves = np.asarray(waves, dtype=np.float64)
-        n = waves.shape[1]
-        spec = np.abs(np.fft.rfft(waves, axis=1)) / (n / 2)
-        a, b, d = (spec[:, hz_to_bin(f, n)] for f in (A, B, D))
-        w = np.zeros_like(a)
-        return np.clip(np.stack([a + 0.05, b, 0.4 - d, w], axis=1), 0, 1).astype(np.float32)
-
-
-def clip(seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(N) / SR
-    x = 0.005 * rng.standard_normal(N)
-    for hz, amp in ((A, 0.3), (B, 0.2), (D, 0.5)):
-        x += amp * np.sin(2 * np.pi * hz * t + rng.uniform(0, 2 * np.pi))
-    return x.astype(np.float32)
-
+from planted import ThreeLabels, three_labels_clip
 
 @pytest.fixture(scope="module", params=[0, 1])
 def saved(request, tmp_path_factory):
     model = ThreeLabels()
-    x = clip(request.param)
+    x = three_labels_clip(request.param)
     assert model.labels[int(model.predict(x[None])[0].argmax())] == "x"
     exp = fx.explain(x, model, budget=400, seed=request.param, stft=False, contrast="y")
     folder = tmp_path_factory.mktemp(f"contrast{request.param}")
@@ -151,7 +124,7 @@ def test_the_facts_name_the_foil_for_the_first_flip(saved):
 def test_without_a_change_the_headline_agrees_with_the_table(tmp_path):
     """A foil nothing can bring on top (w): the headline says so, and no row says it wins."""
     model = ThreeLabels()
-    exp = fx.explain(clip(0), model, budget=200, seed=0, stft=False, contrast="w")
+    exp = fx.explain(three_labels_clip(0), model, budget=200, seed=0, stft=False, contrast="w")
     job = job_from_folder(prepare_job(exp, tmp_path / "w", model_id=model.name,
                                       zip_it=False).folder)
     rows = perturbation_rows(job.exp)

@@ -306,9 +306,9 @@ def test_progress_is_monotone_and_can_cancel():
 
     def cancel(fraction, message):
         if fraction > 0.2:
-            raise Stop
+            raise Stop("stopped by the progress callback")
     model = Planted("one")
-    with pytest.raises(Stop):
+    with pytest.raises(Stop, match="stopped by the progress callback"):
         fx.explain(tone_clip(), model, budget=400, progress=cancel)
     assert model.waves < 400
 
@@ -370,10 +370,10 @@ def test_partial_may_raise_to_cancel(when):
 
     def partial(exp):
         if when == "searching" and exp.queries > 60 or when == "flipped" and exp.flips:
-            raise Stop
+            raise Stop(f"stopped by the partial callback ({when})")
 
     model = Planted("one")
-    with pytest.raises(Stop):
+    with pytest.raises(Stop, match=rf"stopped by the partial callback \({when}\)"):
         fx.explain(tone_clip(), model, budget=400, partial=partial)
     assert 60 < model.waves < 400
 

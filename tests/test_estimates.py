@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 
 from freqrex_app import models  # noqa: E402
 from freqrex_app.app.sentences import estimate_md  # noqa: E402
 from freqrex_app.app.limits import Limits  # noqa: E402
 from freqrex_app.app.speed import SPEED, JobPlan, SpeedMeter  # noqa: E402
-from freqrex_app.app.testing import serve_in_thread, shutdown  # noqa: E402
 from freqrex_app.app.board import RUNNING  # noqa: E402
 
 pytestmark = [
@@ -54,19 +53,29 @@ def _seconds(text: str, what: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def app_limits(tmp_path_factory):
+    """The served app's limits, with the slowed model registered (and its speed forgotten)
+    for as long as the app serves."""
     models.register_model(SLOW, lambda device=None: Slowed(
         models.load_model("msd-musicnn", labels_view="all", device=device)),
         "msd-musicnn slowed by a sleep (tests)")
     SPEED.forget()
-    limits = Limits(max_source_s=120.0, max_excerpt_s=10.0, default_excerpt_s=DURATION,
-                    max_budget=BUDGET, concurrency=1, queue_size=4,
-                    cache=tmp_path_factory.mktemp("estimate-cache"))
-    url, demo = serve_in_thread(limits, calibrate=[SLOW])
-    demo.freqrex_timing.join(300)
-    yield url, demo, limits
-    shutdown(demo)
+    yield Limits(max_source_s=120.0, max_excerpt_s=10.0, default_excerpt_s=DURATION,
+                 max_budget=BUDGET, concurrency=1, queue_size=4,
+                 cache=tmp_path_factory.mktemp("estimate-cache"))
     models._REGISTRY.pop(SLOW, None)
+
+
+@pytest.fixture(scope="module")
+def app_options() -> dict:
+    return {"calibrate": [SLOW]}  # timed at start-up
+
+
+@pytest.fixture(scope="module")
+def timed(served):
+    """The served app once its start-up timing has finished."""
+    served.demo.freqrex_timing.join(300)
+    return served
 
 
 def test_a_model_never_run_here_has_no_invented_estimate():
@@ -89,15 +98,15 @@ def test_the_speed_follows_the_excerpt_length_and_the_recent_jobs():
 
 
 @pytest.mark.slow
-def test_estimates_before_and_during_a_job_are_within_a_factor_of_1_5(server):
-    url, demo, limits = server
+def test_estimates_before_and_during_a_job_are_within_a_factor_of_1_5(timed, client,
+                                                                      app_limits):
+    demo, limits = timed.demo, app_limits
     assert SPEED.measured(SLOW), "the start-up timing did not time the slowed model"
     text = estimate_md(SLOW, BUDGET, DURATION, limits)
     before = _seconds(text, "for a")
     assert before > BUDGET * SLEEP_PER_WAVE * 0.5, text  # the sleep alone is 6 s
 
     board = demo.freqrex_board
-    client = Client(url, verbose=False)
     job = client.submit(handle_file(str(CLIP)), SLOW, "all", 2.0, DURATION, BUDGET, 0, True,
                         "", "", api_name="/explain")
     during = None

@@ -240,7 +240,7 @@ def test_register_model_and_factory_path(tmp_path, monkeypatch):
     info = model_info("dummy")
     assert info["description"] == "a test model" and info["views"]["ab"] == ["a", "b"]
     assert load_model("dummy").predict(np.zeros((2, 100), np.float32)).shape == (2, 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid model id 'bad:id'"):
         models.register_model("bad:id", make)
 
 

@@ -93,7 +93,7 @@ def test_hf_views_info_and_errors(tiny_ast):
         load_model(f"hf:{tiny_ast}", labels_view="genres")
     with pytest.raises(ValueError, match="local Hugging Face cache only"):
         load_model("hf:freqrex-test/not-a-cached-model")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="expected 'hf:<model id or local folder>'"):
         load_model("hf:")
 
 
@@ -130,7 +130,7 @@ def test_pickle_weights_are_refused(tiny_ast, tmp_path):
     (folder / "model.safetensors").unlink()
     torch.save(weights, folder / "pytorch_model.bin")
     assert load_model(f"hf:{tiny_ast}").predict(waves(1)).shape == (1, len(LABELS))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot load a Hugging Face audio classifier from folder"):
         load_model(f"hf:{folder}")
 
 

@@ -155,7 +155,7 @@ def test_the_oracle_counts_a_query_per_waveform_even_when_every_patch_is_cached(
     assert model.predict_calls == 0 and oracle.predict_seconds > 0
     oracle.classify_one(x)
     assert oracle.queries == 4 and oracle.patches.evaluations == 8
-    with pytest.raises(BudgetExhausted):
+    with pytest.raises(BudgetExhausted, match="budget of 5 model queries spent"):
         oracle.classify(np.stack([x, x]))
     assert Oracle(model, patch_cache=False).patches is None
     assert Oracle(without_patches(model)).patches is None

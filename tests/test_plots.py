@@ -60,14 +60,14 @@ def test_every_found_perturbation_is_drawn(exp, tmp_path):
     drawn = 0
     for name in (k.name for k in KINDS):
         if name not in waves:
-            with pytest.raises(KeyError, match="was not found"):
+            with pytest.raises(KeyError, match=f"{name} was not found for this explanation"):
                 plots.perturbation(exp, name)
             continue
         fig = plots.perturbation(exp, name)
         fig.savefig(tmp_path / f"{name}.png", dpi=80)
         drawn += 1
     assert drawn >= 6  # the five flips and the STFT flip at least
-    with pytest.raises(KeyError, match="nonsense was not found"):
+    with pytest.raises(KeyError, match="nonsense was not found for this explanation"):
         plots.perturbation(exp, "nonsense")
 
 

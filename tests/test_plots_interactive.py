@@ -194,20 +194,9 @@ def test_notes_figure(metal):
 
 # -- in the page ------------------------------------------------------------------------------
 @pytest.mark.browser
-def test_gr_plot_draws_the_figures_in_chromium(metal, tmp_path):
+def test_gr_plot_draws_the_figures_in_chromium(metal, browser, tmp_path):
     """Gradio 6's plotly.js decodes the typed arrays: the page holds the same cells and notes."""
-    import os
-    import shutil
-
-    chromium = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
-    chromedriver = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
-    if not (shutil.which(chromium) and shutil.which(chromedriver)):
-        pytest.skip("chromium and chromedriver are needed (make browser)")
-    os.environ["SE_OFFLINE"] = "true"
-    pytest.importorskip("selenium")
     import gradio as gr
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
     grid = mel_grid(metal)
@@ -215,19 +204,14 @@ def test_gr_plot_draws_the_figures_in_chromium(metal, tmp_path):
         gr.Plot(spectrogram_figure(metal, grid), elem_id="spec")
         gr.Plot(notes_figure(metal), elem_id="notes")
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1300,1400", f"--user-data-dir={tmp_path / 'profile'}"):
-        opts.add_argument(arg)
-    drv = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    browser.set_window_size(1300, 1400)
     try:
-        drv.get(url)
+        browser.get(url)
         script = "const g = document.querySelector('#%s .js-plotly-plot'); return g && g._fullData ? g._fullData.length : 0;"
-        WebDriverWait(drv, 60).until(lambda d: d.execute_script(script % "spec") >= 3
-                                     and d.execute_script(script % "notes") >= 3)
+        WebDriverWait(browser, 60).until(lambda d: d.execute_script(script % "spec") >= 3
+                                         and d.execute_script(script % "notes") >= 3)
         a4 = int(np.argmin(np.abs(grid.hz_centres - 440.0)))
-        got = drv.execute_script(
+        got = browser.execute_script(
             "const g = document.querySelector('#spec .js-plotly-plot');"
             "const h = g._fullData.find(t => t.name === 'responsibility');"
             "return [h.z.length, h.z[0].length, h.text[arguments[0]][0], h.customdata[arguments[0]][3][1],"
@@ -237,7 +221,7 @@ def test_gr_plot_draws_the_figures_in_chromium(metal, tmp_path):
         assert got[2] == hz_to_note(float(grid.hz_centres[a4]), cents=True)
         assert got[3] == pytest.approx(grid.mean[a4, 3], rel=1e-5)
         assert got[4] >= 2 and got[5] >= 1  # two heatmaps drawn, the flip outlined
-        drv.save_screenshot(str(tmp_path / "plots.png"))
+        browser.save_screenshot(str(tmp_path / "plots.png"))
     finally:
-        drv.quit()
+        browser.set_window_size(1440, 1000)
         demo.close()

@@ -13,28 +13,10 @@ import numpy as np
 import pytest
 
 import freqrex_app as fx
-from planted import SR, Planted, hz_to_bin
+from planted import BEDS, SEEDS, SR, Planted, bed, hz_to_bin
 
 N = SR  # 1 s clips: 8001 bins, 1 Hz apart
 DISTRACTOR = 0.5  # louder than any planted tone (0.2-0.3)
-
-
-def bed(kind: str, seed: int) -> np.ndarray:
-    """A generated 1 s bed: 'noise' (pink-ish), 'harmonic' (a note with 8 partials, random
-    f0) or 'chord' (three notes of 4 partials), plus white noise; f0s and phases from seed."""
-    rng = np.random.default_rng([seed, len(kind)])
-    t = np.arange(N) / SR
-    x = 0.01 * rng.standard_normal(N)
-    if kind == "noise":
-        spec = np.fft.rfft(rng.standard_normal(N)) / np.sqrt(np.arange(1, N // 2 + 2))
-        x += 0.1 * np.fft.irfft(spec, n=N) / np.std(np.fft.irfft(spec, n=N))
-    else:
-        f0s = [rng.uniform(90, 200)] if kind == "harmonic" else \
-            [f * r for f in [rng.uniform(110, 180)] for r in (1.0, 1.26, 1.5)]
-        for f0 in f0s:
-            for h in range(1, 9 if kind == "harmonic" else 5):
-                x += 0.08 / h * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi))
-    return x
 
 
 def planted_case(rule: str, kind: str, seed: int) -> tuple[np.ndarray, Planted, list[int]]:
@@ -58,9 +40,6 @@ def planted_case(rule: str, kind: str, seed: int) -> tuple[np.ndarray, Planted, 
     assert np.all(amps < model.threshold / 2), amps
     return x, model, [hz_to_bin(f, N) for f in freqs]
 
-
-BEDS = ("noise", "harmonic", "chord")
-SEEDS = (0, 1, 2)
 
 
 def first_flip(exp) -> int | None:

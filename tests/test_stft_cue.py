@@ -2,8 +2,8 @@
 
 The planted classifier (``planted.Burst``) says "yes" while a tone at a known frequency is
 heard for a while. Each case hides a 0.3 s burst of that tone (frequency and start from the
-seed) in a generated 1 s bed (``test_responsibility.bed``: pink noise, a harmonic note, a
-chord) under a louder steady distractor tone the classifier ignores. The bed and the
+seed) in a generated 1 s bed (``planted.bed``: pink noise, a harmonic note, a chord) under a
+louder steady distractor tone the classifier ignores. The bed and the
 distractor alone are checked to stay below half the threshold, so the burst's cells are the
 cause: the STFT map (the measured drop of the margin per cell) must sit on them and not on the
 distractor, and the STFT flip must change them and little else, verified from its saved WAV.
@@ -17,8 +17,7 @@ import pytest
 import soundfile as sf
 
 import freqrex_app as fx
-from planted import SR, Burst
-from test_responsibility import BEDS, SEEDS, bed
+from planted import BEDS, SEEDS, SR, Burst, bed
 
 N = SR                # 1 s clips
 BURST_AMP = 0.2       # peak of the Hann-shaped burst

@@ -9,7 +9,7 @@ queue's running jobs, and a closed page (its heartbeat stream ends) marks the se
 closes it) is noticed by no one but :class:`~freqrex_app.app.guard.Listeners`. These helpers
 read that state (Gradio 6's ``Queue``: ``push``, ``active_jobs``, ``event_ids_to_events``,
 ``event_queue_per_concurrency_id``, ``Event.closed``), so that the job can stop itself.
-tests/test_abandon.py and tests/test_abuse.py pin them against the real server.
+tests/test_cancel.py and tests/test_hosting.py pin them against the real server.
 """
 from __future__ import annotations
 

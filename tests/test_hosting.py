@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from test_hardening import ROOT, Server
+from server_process import ROOT, Server
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),

@@ -30,12 +30,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from freqrex_app.app.limits import Limits
+from server_process import ROOT, Server, rss_mb
+
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 MUSIC = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"
@@ -167,72 +169,10 @@ def _one_line(message: str, pattern: str, where: str) -> None:
 
 # ------------------------------------------------------------------------------ the server
 
-SERVE = """
-import signal, sys, threading
-from freqrex_app.app.limits import Limits
-from freqrex_app.app.testing import serve_in_thread, shutdown
-url, demo = serve_in_thread(Limits.from_env(), port=int(sys.argv[1]), warm=False)
-print("READY", url, flush=True)
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-shutdown(demo)
-"""
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class Server:
-    """The app in a server process of its own (its settings: ``SERVER_ENV``, or ``env``)."""
-
-    def __init__(self, root: Path, env: dict[str, str] | None = None):
-        from freqrex_app.app.testing import free_port
-
-        self.root = root
-        self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, **(SERVER_ENV if env is None else env), "TMPDIR": str(self.tmp),
-               "GRADIO_TEMP_DIR": str(self.tmp / "gradio"),
-               "FREQREX_CACHE": str(self.tmp / "freqrex-app"),
-               "GRADIO_ANALYTICS_ENABLED": "False"}
-        self.log = open(root / "server.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, str(self.port)], cwd=ROOT,
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 180
-        while "READY" not in (root / "server.log").read_text():
-            assert self.proc.poll() is None, (root / "server.log").read_text()
-            assert time.time() < deadline, "the server did not start in 180 s"
-            time.sleep(0.5)
-        self.rss_start = rss_mb(self.proc.pid)
-
-    @property
-    def jobs(self) -> list[Path]:
-        folder = self.tmp / "freqrex-app" / "jobs"
-        return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log.close()
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("server"))
+    srv = Server(tmp_path_factory.mktemp("server"), SERVER_ENV)
     yield srv
     srv.stop()
 
@@ -244,13 +184,14 @@ def client(server):
     return Client(server.url, verbose=False)
 
 
-def _api_error(client, path: Path, **kw) -> str:
+def _api_refuses(client, path: Path, pattern: str, where: str, **kw) -> None:
+    """The API refuses ``path`` with one line that matches ``pattern``."""
     from gradio_client import handle_file
 
     kw = {"model": MODEL, "duration": 3.0, "budget": 50, "stft": False, **kw}
-    with pytest.raises(Exception) as info:
+    with pytest.raises(Exception, match=re.compile(pattern, re.I)) as info:
         client.predict(handle_file(str(path)), api_name="/explain", **kw)
-    return str(info.value)
+    _one_line(str(info.value), pattern, where)
 
 
 # ------------------------------------------------------------------------------ API
@@ -292,18 +233,21 @@ def test_security_settings_of_the_served_app(server, client):
                            ("hf:../../etc", "not a hugging face model id"),
                            ("hf:/etc/passwd", "not a hugging face model id"),
                            ("freqrex_app.models:load_model", "unknown model")):
-        _one_line(_api_error(client, MUSIC, model=model), message, model)
+        _api_refuses(client, MUSIC, message, model, model=model)
     assert server.alive()
 
 
 def test_bad_inputs_through_the_api_and_the_server_keeps_serving(server, client, corpus):
     jobs_before = len(server.jobs)
     for name, pattern in BAD.items():
-        _one_line(_api_error(client, corpus[name]), pattern, f"API {name}")
+        _api_refuses(client, corpus[name], pattern, f"API {name}")
         assert server.alive(), name
     # over the upload limit: refused before upload, with the limit in the message
-    message = _api_error(client, corpus[OVER_LIMIT])
-    assert "maximum file size" in message.lower(), message
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception, match="(?i)maximum file size"):
+        client.predict(handle_file(str(corpus[OVER_LIMIT])), model=MODEL, duration=3.0,
+                       budget=50, stft=False, api_name="/explain")
     # failed jobs leave no job folder, and the server's temp folder holds only its caches
     assert len(server.jobs) == jobs_before
     assert {p.name for p in server.tmp.iterdir()} <= {"gradio", "freqrex-app", "secret.txt"}
@@ -401,7 +345,6 @@ def test_unusual_and_two_hour_audio_through_the_cli(corpus, tmp_path):
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     """The page's own handlers (the functions the Blocks call), without a browser."""
-    from freqrex_app.app.limits import Limits
     from freqrex_app.app.ui import build_app
 
     cache = tmp_path_factory.mktemp("ui-cache")
@@ -425,15 +368,17 @@ def _ui_upload(fns, path: Path) -> tuple[dict, list[str]]:
                      and "no_silent" not in str(w.message)]
 
 
-def _ui_explain(fns, path: Path, **kw) -> str:
+def _ui_refuses(fns, path: Path | None, pattern: str, where: str, **kw) -> None:
+    """The page's Explain handler refuses ``path`` with an error box of one line that
+    matches ``pattern``."""
     import gradio as gr
 
     args = dict(audio=str(path) if path else None, model=MODEL, hf_id="", labels_view="genres", t0=0.0, dur=3.0,
                 preset_name="quick", seed_v=0, stft_v=False)
     args.update(kw)
-    with pytest.raises(gr.Error) as info:
+    with pytest.raises(gr.Error, match=re.compile(pattern, re.I)) as info:
         list(fns["explain_ui"](*args.values(), request=None))  # a generator: the page streams
-    return info.value.message
+    _one_line(info.value.message, pattern, where)
 
 
 def test_bad_inputs_through_the_ui_handlers(ui, corpus):
@@ -445,13 +390,13 @@ def test_bad_inputs_through_the_ui_handlers(ui, corpus):
         assert len(toasts) == 1, (name, toasts)
         _one_line(toasts[0], pattern, f"UI upload {name}")
         # on Explain: an error box with the same reason
-        _one_line(_ui_explain(fns, corpus[name]), pattern, f"UI explain {name}")
+        _ui_refuses(fns, corpus[name], pattern, f"UI explain {name}")
     # a file over the limit that reaches the handler anyway (the page refuses it first)
-    _one_line(_ui_explain(fns, corpus[OVER_LIMIT]), f"larger than the {UPLOAD_MB} MB limit",
-              "UI over limit")
-    _one_line(_ui_explain(fns, None), "no audio", "UI nothing")
-    _one_line(_ui_explain(fns, corpus["8k_8bit.wav"], hf_id="../secrets"),
-              "not a hugging face model id", "UI hf id")
+    _ui_refuses(fns, corpus[OVER_LIMIT], f"larger than the {UPLOAD_MB} MB limit",
+                "UI over limit")
+    _ui_refuses(fns, None, "no audio", "UI nothing")
+    _ui_refuses(fns, corpus["8k_8bit.wav"], "not a hugging face model id", "UI hf id",
+                hf_id="../secrets")
     assert not (cache / "jobs").exists() or not any((cache / "jobs").iterdir())
 
 
@@ -488,6 +433,7 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
     files, the zip and the page still come, and the notes say what failed."""
     from freqrex_app import plots
     from freqrex_app.app import sentences as H
+    from freqrex_app.plots import figures
     from freqrex_app.app.examples import list_examples
     from freqrex_app.app.outputs import prepare_job
     from freqrex_app.app.tables import perturbation_rows
@@ -507,7 +453,7 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
         raise RuntimeError("the renderer broke")
 
     real_write, real_pert = audio_io.write_wav, plots.perturbation
-    monkeypatch.setattr(plots, "spectrum_sets", broken)
+    monkeypatch.setattr(figures, "spectrum_sets", broken)  # the figure loop reads them here
     monkeypatch.setattr(plots, "perturbation",
                         lambda e, name: broken() if name == "flip_2" else real_pert(e, name))
     monkeypatch.setattr(audio_io, "write_wav", lambda path, *a, **k: broken()
@@ -533,50 +479,29 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
 # ------------------------------------------------------------------------------ the page itself
 
 
+@pytest.fixture(scope="module")
+def app_limits(tmp_path_factory) -> Limits:
+    """The in-process server of the page test (conftest's ``served``): this module's limits."""
+    return Limits(max_upload_mb=UPLOAD_MB, max_source_s=MAX_SOURCE_S, max_excerpt_s=5.0,
+                  default_excerpt_s=3.0, max_budget=120,
+                  cache=tmp_path_factory.mktemp("page-cache"))
+
+
 @pytest.mark.browser
-def test_bad_files_in_the_page_show_a_message(corpus, tmp_path_factory):
-    """Headless chromium (as tests/test_browser.py, whose helpers it reuses): a few corpus
-    files uploaded in the page each give a toast with the reason; a file over the upload
-    limit is stopped by the page; the page keeps working."""
-    import shutil
+def test_bad_files_in_the_page_show_a_message(corpus, served, browser, app_limits):
+    """Headless chromium: a few corpus files uploaded in the page each give a toast with the
+    reason; a file over the upload limit is stopped by the page; the page keeps working."""
+    from page import open_page, toast_text, upload
 
-    chromium = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
-    chromedriver = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")
-    if not (shutil.which(chromium) and shutil.which(chromedriver)):
-        pytest.skip("chromium and chromedriver are needed")
-    os.environ["SE_OFFLINE"] = "true"
-    pytest.importorskip("selenium")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from freqrex_app.app.limits import Limits
-    from freqrex_app.app.testing import serve_in_thread, shutdown
-    from test_browser import _open, _toast_text, _upload
-
-    limits = Limits(max_upload_mb=UPLOAD_MB, max_source_s=MAX_SOURCE_S, max_excerpt_s=5.0,
-                    default_excerpt_s=3.0, max_budget=120,
-                    cache=tmp_path_factory.mktemp("page-cache"))
-    url, demo = serve_in_thread(limits, warm=False)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--window-size=1440,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-hardening')}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
-    try:
-        for name in ("nan.wav", "truncated.mp3", "two_hours.wav"):
-            _open(driver, url)
-            _upload(driver, corpus[name])
-            toast = _toast_text(driver).strip().splitlines()  # title, close button, text
-            _one_line(toast[-1], BAD[name], f"page {name}")
-        _open(driver, url)
-        _upload(driver, corpus[OVER_LIMIT])
-        message = _toast_text(driver).lower()
-        print("page, over the limit:", " | ".join(message.splitlines()))
-        assert "size" in message or "large" in message or "exceed" in message, message
-        assert not (limits.cache / "jobs").exists() or not any((limits.cache / "jobs").iterdir())
-    finally:
-        driver.quit()
-        shutdown(demo)
+    for name in ("nan.wav", "truncated.mp3", "two_hours.wav"):
+        open_page(browser, served.url)
+        upload(browser, corpus[name])
+        toast = toast_text(browser).strip().splitlines()  # title, close button, text
+        _one_line(toast[-1], BAD[name], f"page {name}")
+    open_page(browser, served.url)
+    upload(browser, corpus[OVER_LIMIT])
+    message = toast_text(browser).lower()
+    print("page, over the limit:", " | ".join(message.splitlines()))
+    assert f"exceed the maximum allowed size of {float(UPLOAD_MB)} mb" in message, message
+    jobs = app_limits.cache / "jobs"
+    assert not jobs.exists() or not any(jobs.iterdir())
