@@ -256,7 +256,7 @@ def test_seeds_reproduce_and_differ():
     b = fx.explain(x, Planted("any", (440.0, 1000.0)), budget=300, seed=7)
     c = fx.explain(x, Planted("any", (440.0, 1000.0)), budget=300, seed=8)
     np.testing.assert_array_equal(a.responsibility, b.responsibility)
-    np.testing.assert_array_equal(a.stft_responsibility, b.stft_responsibility)
+    np.testing.assert_array_equal(a.stft_margin_drop, b.stft_margin_drop)
     assert a.to_dict()["flips"] == b.to_dict()["flips"]
     assert not np.array_equal(a.responsibility, c.responsibility)
 
@@ -357,8 +357,8 @@ def test_partial_shows_the_map_growing_then_each_stage_and_spends_no_query():
     later = seen[1 + len(searching):]
     assert len(later) == 4
     assert [f.k for f in later[0].flips] == [1, 2, 3, 4, 5] and later[0].quiet_flip is None
-    assert later[1].quiet_flip is not None and later[1].stft_responsibility is None
-    assert later[2].stft_responsibility is not None and later[2].sufficient is None
+    assert later[1].quiet_flip is not None and later[1].stft_margin_drop is None
+    assert later[2].stft_margin_drop is not None and later[2].sufficient is None
     np.testing.assert_array_equal(later[3].sufficient.index, exp.sufficient.index)
     assert later[3].to_dict()["flips"] == exp.to_dict()["flips"]
 

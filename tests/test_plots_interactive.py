@@ -52,7 +52,7 @@ def test_mel_scale_round_trips_and_matches_librosa():
 
 def test_mel_grid_keeps_the_total_and_every_removed_cell(metal):
     grid = mel_grid(metal)
-    resp = np.asarray(metal.stft_responsibility, dtype=np.float64)
+    resp = np.asarray(metal.stft_margin_drop, dtype=np.float64)
     assert grid.sums.shape[0] <= 96 and grid.sums.shape[1] <= 240
     np.testing.assert_allclose(grid.total, resp.sum(), rtol=1e-9)
     assert grid.cells.sum() == resp.size

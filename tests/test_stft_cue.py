@@ -74,7 +74,7 @@ def test_the_stft_map_and_flip_sit_on_a_burst_not_on_a_louder_distractor(kind, s
     assert cue.sum() > 0 and loud.sum() > 0 and not (cue & loud).any()
 
     # (a) the map: its peak and nearly all its mass on the burst's cells, none on the distractor
-    drop = exp.stft_responsibility
+    drop = exp.stft_margin_drop
     assert drop.shape == shape and drop.min() >= 0.0 and drop.sum() > 0.0
     peak = np.unravel_index(int(np.argmax(drop)), shape)
     assert cue[peak], (peak, hz, on)

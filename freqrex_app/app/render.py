@@ -234,7 +234,7 @@ def partial_values(exp, queries: int | None = None) -> Values:
     from ..plots.interactive import frequency_figure, spectrogram_figure
 
     spectro = (spectrogram_figure(exp, grid=mel_grid(exp))
-               if exp.stft_responsibility is not None else None)
+               if exp.stft_margin_drop is not None else None)
     return {**_EMPTY, "placeholder": gr.update(visible=False),
             "results": gr.update(visible=True),
             "headline": provisional_headline_html(exp, queries),

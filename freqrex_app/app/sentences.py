@@ -304,7 +304,7 @@ def provisional_facts_md(exp, queries: int | None = None) -> str:
     done = [name for name, ok in (("flip-k", bool(exp.flips)),
                                   ("quiet flip", "quiet_flip" in exp.notes
                                    or exp.quiet_flip is not None),
-                                  ("STFT flip", exp.stft_responsibility is not None)) if ok]
+                                  ("STFT flip", exp.stft_margin_drop is not None)) if ok]
     return "\n".join([
         f"- {count(n, 'model call')} so far {budget}",
         f"- **{exp.n_bins:,}** frequency bins, {exp.sample_rate / exp.n_samples:.3f} Hz apart",

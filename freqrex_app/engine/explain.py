@@ -454,7 +454,7 @@ class _Run:
 
     def _stft_flip(self, exp, stft_space, decision, settings) -> None:
         found = self._least_audible(stft_space, decision, settings)
-        exp.stft_flip, exp.stft_responsibility = found.flip, found.drop_map
+        exp.stft_flip, exp.stft_margin_drop = found.flip, found.drop_map
         _require(exp.stft_flip, _NO_QUIET_FLIP)
 
     def _sufficient(self, exp, space, ranking, decision) -> None:

@@ -75,7 +75,10 @@ class Explanation:
     flips: list[Flip] = field(default_factory=list)
     quiet_flip: Flip | None = None
     stft_flip: Flip | None = None
-    stft_responsibility: np.ndarray | None = None
+    #: the drop of the decision's margin per STFT cell that the STFT flip's search measured
+    #: (black-box) or predicted (gradient): a map of sensitivity, not a degree of
+    #: responsibility; saved as ``stft_responsibility`` (SPEC section 5)
+    stft_margin_drop: np.ndarray | None = None
     stft: dict | None = None
     search: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
@@ -275,8 +278,8 @@ class Explanation:
                   "sufficient": _index(self.sufficient and self.sufficient.index),
                   "necessary": _index(self.necessary and self.necessary.index),
                   "adjustment": _index(self.adjustment)}
-        if self.stft_responsibility is not None:
-            arrays["stft_responsibility"] = self.stft_responsibility.astype(np.float32)
+        if self.stft_margin_drop is not None:
+            arrays["stft_responsibility"] = self.stft_margin_drop.astype(np.float32)
         arrays["quiet_flip"] = _index(self.quiet_flip and self.quiet_flip.index)
         if self.stft_flip is not None:  # flat cell indices (freq * frames + frame)
             arrays["stft_flip_cells"] = _index(self.stft_flip.index)

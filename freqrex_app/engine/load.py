@@ -75,9 +75,9 @@ def load_explanation(folder: str | Path, audio: Audio | None = None) -> Explanat
                               f["flipped"], snr_db(audio.samples, wave), wave, f["gain"],
                               f.get("search", "black-box"))
     if "stft_responsibility" in arrays:
-        exp.stft_responsibility = arrays["stft_responsibility"]
+        exp.stft_margin_drop = arrays["stft_responsibility"]
         exp.stft = {"n_fft": cfg.n_fft, "hop": cfg.hop,
-                    "shape": list(exp.stft_responsibility.shape)}
+                    "shape": list(exp.stft_margin_drop.shape)}
     if meta["stft_flip"]:
         f = meta["stft_flip"]
         stft_space = StftSpace(audio.samples, audio.sample_rate, f["n_fft"], f["hop"], cfg.fill)

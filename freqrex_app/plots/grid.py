@@ -24,7 +24,7 @@ __all__ = ["MelGrid", "mel_grid", "grid_from_arrays"]
 class MelGrid:
     """STFT responsibility summed onto ``[bands, columns]`` tiles (band 0 is the lowest).
 
-    ``sums`` keeps the total (``sums.sum() == stft_responsibility.sum()``); ``cells`` is the
+    ``sums`` keeps the total (``sums.sum() == margin_drop.sum()``); ``cells`` is the
     number of STFT cells per tile; ``mean = sums / cells``; ``smooth`` is ``mean`` lightly
     smoothed (for drawing only); ``level_db`` the mean power per tile in dB re the loudest tile;
     ``removed`` the number of cells of the STFT flip in each tile (zeros when there is none).
@@ -85,14 +85,14 @@ def _smooth(x: np.ndarray, sigma: tuple[float, float]) -> np.ndarray:
     return gaussian_filter(x, sigma=sigma, mode="nearest")
 
 
-def grid_from_arrays(stft_responsibility: np.ndarray, sample_rate: int, n_fft: int, hop: int,
+def grid_from_arrays(margin_drop: np.ndarray, sample_rate: int, n_fft: int, hop: int,
                      *, magnitude: np.ndarray | None = None,
                      removed_cells: np.ndarray | None = None, start: float = 0.0,
                      n_bands: int = 96, max_columns: int = 240,
                      sigma: tuple[float, float] = (1.2, 1.5)) -> MelGrid:
-    """:func:`mel_grid` on plain arrays: ``stft_responsibility`` and ``magnitude`` are
+    """:func:`mel_grid` on plain arrays: ``margin_drop`` and ``magnitude`` are
     ``[freq, frames]``; ``removed_cells`` are flat indices into that shape."""
-    resp = np.asarray(stft_responsibility, dtype=np.float64)
+    resp = np.asarray(margin_drop, dtype=np.float64)
     if resp.ndim != 2 or resp.shape[0] != n_fft // 2 + 1:
         raise ValueError(f"STFT responsibility of shape {resp.shape} is not [n_fft/2+1, frames] "
                          f"for n_fft={n_fft}")
@@ -138,7 +138,7 @@ def mel_grid(exp: "Explanation", n_bands: int = 96, max_columns: int = 240,
     by at most ``max_columns`` time columns, with its spectrogram level and the STFT flip's
     cells; ``sigma`` (bands, columns) is the Gaussian smoothing of the drawn values. None when
     the STFT variant did not run."""
-    resp = getattr(exp, "stft_responsibility", None)
+    resp = getattr(exp, "stft_margin_drop", None)
     if resp is None or exp.stft is None:
         return None
     n_fft, hop = int(exp.stft["n_fft"]), int(exp.stft["hop"])
