@@ -77,9 +77,9 @@ class Tiling:
     energy: np.ndarray
 
     @classmethod
-    def of(cls, space, n_bands: int, cols: int) -> "Tiling":
-        """STFT: ``n_bands`` mel bands x segments of ``cols`` frames. rfft bins: ``n_bands``
-        mel bands x ``cols`` loudness levels within each band."""
+    def of(cls, space, n_bands: int, levels: int = 8, frames: int = 8) -> "Tiling":
+        """STFT: ``n_bands`` mel bands x time segments of ``frames`` frames. rfft bins:
+        ``n_bands`` mel bands x ``levels`` loudness levels within each band."""
         if space.ndim == 1:
             edges = mel_edges(space.n_features, space.sample_rate,
                               space.sample_rate / space.n_samples, n_bands)
@@ -87,15 +87,15 @@ class Tiling:
             level = np.empty(space.n_features, dtype=np.int64)
             for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):  # rank within the band
                 rank = np.argsort(np.argsort(space.magnitude[lo:hi], kind="stable"), kind="stable")
-                level[lo:hi] = rank * cols // max(1, hi - lo)
-            tile_of = band * cols + level
+                level[lo:hi] = rank * levels // max(1, hi - lo)
+            tile_of = band * levels + level
             power = space.power
-            shape = (edges.size - 1, cols)
+            shape = (edges.size - 1, levels)
         else:
             n_freq, n_frames = space.shape
             edges = mel_edges(n_freq, space.sample_rate, space.sample_rate / space.n_fft, n_bands)
             band = np.repeat(np.arange(edges.size - 1), np.diff(edges))
-            segment = np.arange(n_frames) // cols
+            segment = np.arange(n_frames) // frames
             n_seg = int(segment[-1]) + 1
             tile_of = (band[:, None] * n_seg + segment[None, :]).ravel()
             power = (space.magnitude.astype(np.float64) ** 2).ravel()
@@ -160,7 +160,7 @@ def _split(box: tuple) -> list[tuple]:
 
 
 def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
-                 n_bands: int | None = None, cols: int = 8, layers: int = 4,
+                 n_bands: int | None = None, levels: int = 8, frames: int = 8, layers: int = 4,
                  pool_db: float = 25.0, explore: float = 0.75, gains=BLACK_BOX_GAINS,
                  probes: tuple[float, ...] = PROBES, good_db: float = GOOD_DB,
                  clip_scores: np.ndarray | None = None, roots: tuple | None = None
@@ -176,7 +176,7 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
     """
     start = oracle.queries
     n_bands = n_bands or (64 if space.ndim == 2 else 256)
-    tiling = Tiling.of(space, n_bands, cols)
+    tiling = Tiling.of(space, n_bands, levels, frames)
     energy = tiling.energy
     sizes = np.bincount(tiling.tile_of, minlength=energy.size)
     pool = energy <= 10.0 ** (-pool_db / 10.0)
@@ -208,7 +208,7 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
     def wave(mask: np.ndarray, gain: float = 0.0) -> np.ndarray:
         return space.attenuate(tiling.features(mask), gain)
 
-    rows, cols_ = tiling.shape
+    rows, cols = tiling.shape
     share = budget / max(1, len(probes))
     roots = roots or ((4, 4, n_layers) if explore * share >= 320 else (2, 2, min(3, n_layers)))
 
@@ -226,7 +226,7 @@ def quiet_search(space, oracle: Oracle, decision: Decision, *, budget: float,
             self.counter = itertools.count()
             self.heap: list[_Group] = []
             todo = [(r0, r1, c0, c1, l0, l1) for r0, r1 in _cuts(rows, roots[0])
-                    for c0, c1 in _cuts(cols_, roots[1]) for l0, l1 in _cuts(n_layers, roots[2])]
+                    for c0, c1 in _cuts(cols, roots[1]) for l0, l1 in _cuts(n_layers, roots[2])]
             self.todo = [box for box in todo if group_mask(box).any()]
 
         def measure(self, until: float) -> "Map":
