@@ -53,19 +53,6 @@ CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"
 HOSTILE = "127.0.0.1"
 
-SERVE = """
-import signal, sys, threading
-from freqrex_app.app.limits import Limits
-from freqrex_app.app.testing import serve_in_thread, shutdown
-url, demo = serve_in_thread(Limits.from_env(), port=int(sys.argv[1]), warm=False)
-print("READY", url, flush=True)
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-shutdown(demo)
-"""
-
-
 def http(address: str, timeout: float = 60.0, **kw) -> httpx.Client:
     """A client whose connections come from ``address`` (a loopback address: a visitor)."""
     return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=timeout,
@@ -364,7 +351,7 @@ def start_server(tmp: Path, args) -> tuple[subprocess.Popen, str, Path]:
            "FREQREX_STREAM_GRACE_S": str(args.grace_s)}
     env.pop("FREQREX_TRUSTED_PROXIES", None)
     log = tmp / "server.log"
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "freqrex_app.app.testing", str(port)], cwd=ROOT, env=env,
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 240
     while "READY" not in log.read_text():

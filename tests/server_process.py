@@ -10,19 +10,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SERVE = """
-import signal, sys, threading
-from freqrex_app.app.limits import Limits
-from freqrex_app.app.testing import serve_in_thread, shutdown
-url, demo = serve_in_thread(Limits.from_env(), port=int(sys.argv[1]), warm=False)
-print("READY", url, flush=True)
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-shutdown(demo)
-"""
-
-
 def rss_mb(pid: int) -> float:
     """Resident memory of a process (MB), from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -47,7 +34,7 @@ class Server:
                "FREQREX_CACHE": str(self.tmp / "freqrex-app"),
                "GRADIO_ANALYTICS_ENABLED": "False"}
         self.log = open(root / "server.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, str(self.port)], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "freqrex_app.app.testing", str(self.port)], cwd=ROOT,
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 180
         while "READY" not in (root / "server.log").read_text():

@@ -15,12 +15,6 @@ from gradio_client import handle_file  # noqa: E402
 
 from freqrex_app.app.limits import Limits  # noqa: E402
 
-pytestmark = [
-    # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 EDGE, EDGE_START = ROOT / "assets" / "examples" / "edge-electronic.ogg", 0.0  # a torn verdict

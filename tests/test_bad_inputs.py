@@ -33,11 +33,6 @@ import soundfile as sf
 from freqrex_app.app.limits import Limits
 from server_process import ROOT, Server, rss_mb
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
 TESTS = ROOT / "tests"
 MUSIC = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"

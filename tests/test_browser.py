@@ -10,12 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-pytestmark = [
-    pytest.mark.browser,
-    # gradio's queue uses pandas options that pandas 3 deprecates; not ours to fix
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
+pytestmark = pytest.mark.browser
 
 pytest.importorskip("selenium")
 from selenium.webdriver.common.by import By  # noqa: E402

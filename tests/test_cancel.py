@@ -14,11 +14,6 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from freqrex_app.app.limits import Limits  # noqa: E402
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"

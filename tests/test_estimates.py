@@ -20,11 +20,6 @@ from freqrex_app.app.limits import Limits  # noqa: E402
 from freqrex_app.app.speed import SPEED, JobPlan, SpeedMeter  # noqa: E402
 from freqrex_app.app.board import RUNNING  # noqa: E402
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "metal.ogg"
 SLOW = "slowed-msd-musicnn"

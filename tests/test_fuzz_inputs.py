@@ -27,11 +27,6 @@ from hypothesis import strategies as st
 
 from freqrex_app.audio import Audio, AudioError, load_audio
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
 ROOT = Path(__file__).resolve().parents[1]
 MUSIC = ROOT / "assets" / "examples" / "electronic.ogg"
 SR = 16000

@@ -27,11 +27,6 @@ import soundfile as sf
 
 from server_process import ROOT, Server
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
-]
-
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"
 QUEUE = 3

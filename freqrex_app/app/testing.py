@@ -3,6 +3,9 @@
 >>> url, demo = serve_in_thread(Limits(cache=tmp_path))
 >>> Client(url).predict(handle_file("clip.ogg"), "msd-musicnn", api_name="/explain")
 >>> shutdown(demo)
+
+``python -m freqrex_app.app.testing PORT`` serves it as it is hosted, its settings from the
+environment (``FREQREX_*``), prints ``READY <url>`` and stops cleanly on SIGTERM.
 """
 from __future__ import annotations
 
@@ -44,3 +47,22 @@ def shutdown(demo, timeout: float = 120.0) -> None:
     for t in (thread, getattr(demo, "freqrex_timing", None)):
         if t is not None:
             t.join(timeout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until SIGTERM on the port ``argv[0]``, the limits from the environment."""
+    import signal
+    import sys
+    import threading
+
+    port = int((argv if argv is not None else sys.argv[1:])[0])
+    url, demo = serve_in_thread(Limits.from_env(), port=port, warm=False)
+    print("READY", url, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    stop.wait()
+    shutdown(demo)
+
+
+if __name__ == "__main__":
+    main()
