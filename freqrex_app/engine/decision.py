@@ -34,6 +34,17 @@ class Decision:
             return scores[:, self.target] > scores[:, self.foil]
         return scores.argmax(axis=1) == self.target
 
+    def flip_margin(self, scores):
+        """How far one clip's ``scores [L]`` (numpy or torch, so that a gradient flows) are from
+        a *change*, negative once changed: the label minus the best other label; with a foil,
+        the best label other than the foil minus the foil (the foil wins below 0). Unlike
+        :meth:`margin`, which measures how far the decision is from no longer *holding*."""
+        top = self.target if self.foil is None else self.foil
+        best_other = scores[[i for i in range(scores.shape[0]) if i != top]].max()
+        if self.foil is None:
+            return scores[self.target] - best_other
+        return best_other - scores[self.foil]
+
     def changed(self, scores: np.ndarray) -> np.ndarray:
         top = np.atleast_2d(scores).argmax(axis=1)
         return top == self.foil if self.foil is not None else top != self.target

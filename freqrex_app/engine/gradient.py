@@ -32,7 +32,7 @@ from .manipulations import Flip, remove_and_classify
 from .oracle import BudgetExhausted, Oracle
 from .prefix import bracket
 
-__all__ = ["GAINS", "STEPS", "MaskedWave", "GradientResult", "flip_margin", "mask_gradient",
+__all__ = ["GAINS", "STEPS", "MaskedWave", "GradientResult", "mask_gradient",
            "margin_gradient",
            "energy_order", "gradient_flip"]
 
@@ -88,16 +88,6 @@ class MaskedWave:
         return e.ravel()
 
 
-def flip_margin(scores: torch.Tensor, decision: Decision) -> torch.Tensor:
-    """How far ``scores [L]`` are from changing ``decision`` (negative: changed): the label
-    minus the best other label; with a foil, the best label other than the foil minus the foil."""
-    top = decision.target if decision.foil is None else decision.foil
-    others = torch.cat([scores[:top], scores[top + 1:]])
-    if decision.foil is None:
-        return scores[decision.target] - others.max()
-    return others.max() - scores[decision.foil]
-
-
 def mask_gradient(model, masked: MaskedWave, objective: Callable[[torch.Tensor], torch.Tensor],
                   mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """``objective(scores)`` at ``mask`` (default 0) and its gradient with respect to the mask
@@ -116,7 +106,7 @@ def mask_gradient(model, masked: MaskedWave, objective: Callable[[torch.Tensor],
 def margin_gradient(model, masked: MaskedWave, decision: Decision,
                     mask: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """The flip margin at ``mask`` (default 0) and its gradient with respect to the mask (flat)."""
-    return mask_gradient(model, masked, lambda scores: flip_margin(scores, decision), mask)
+    return mask_gradient(model, masked, decision.flip_margin, mask)
 
 
 def energy_order(gradient: np.ndarray, energy: np.ndarray) -> np.ndarray:
@@ -201,7 +191,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                     best_change = (1.0 - best.gain) ** 2 * float(energy[best.index].sum())
                 if best is None:
                     for j, f in tested.items():
-                        m = float(flip_margin(torch.as_tensor(f.scores), decision))
+                        m = float(decision.flip_margin(np.asarray(f.scores)))
                         if nearest is None or m < nearest[0]:
                             nearest = (m, order[:j], gain)
             if best is not None and not improved:

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from ..engine.decision import Decision
-from ..engine.gradient import (GAINS, STEPS, MaskedWave, flip_margin, gradient_flip,
+from ..engine.gradient import (GAINS, STEPS, MaskedWave, gradient_flip,
                                margin_gradient, mask_gradient)
 from ..engine.manipulations import remove_and_classify
 from ..engine.oracle import Oracle
@@ -74,7 +73,7 @@ def _exact(space, oracle: Oracle, decision: Decision, index: np.ndarray, method:
     """``index`` scaled by ``gain`` in the clip, classified exactly on its own."""
     flip = remove_and_classify(space, oracle, np.asarray(index, dtype=np.int64), decision, gain)
     return _from_engine(space, flip, method,
-                        float(flip_margin(torch.as_tensor(flip.scores), decision)))
+                        float(decision.flip_margin(np.asarray(flip.scores))))
 
 
 def _from_engine(space, flip, method: str, margin: float = float("nan")) -> WhiteBoxFlip | None:
