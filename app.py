@@ -3,7 +3,7 @@
 Locally, prefer ``freqrex app`` (127.0.0.1:7860). On Spaces, GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT are set by the platform and used by ``launch``.
 """
-from freqrex_app.app import build_app, launch_options
+from freqrex_app.web import build_app, launch_options
 
 demo = build_app()
 

@@ -351,7 +351,7 @@ def start_server(tmp: Path, args) -> tuple[subprocess.Popen, str, Path]:
            "FREQREX_STREAM_GRACE_S": str(args.grace_s)}
     env.pop("FREQREX_TRUSTED_PROXIES", None)
     log = tmp / "server.log"
-    proc = subprocess.Popen([sys.executable, "-m", "freqrex_app.app.testing", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "freqrex_app.web.testing", str(port)], cwd=ROOT, env=env,
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 240
     while "READY" not in log.read_text():

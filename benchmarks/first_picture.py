@@ -46,9 +46,9 @@ def main() -> int:
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from freqrex_app.app.model_cache import load_model_cached
-    from freqrex_app.app.limits import Limits
-    from freqrex_app.app.testing import serve_in_thread, shutdown
+    from freqrex_app.web.model_cache import load_model_cached
+    from freqrex_app.web.limits import Limits
+    from freqrex_app.web.testing import serve_in_thread, shutdown
     from freqrex_app.models import DEFAULT_MODEL
 
     limits = Limits(cache=Path(tempfile.mkdtemp(prefix="freqrex-first-picture-")),

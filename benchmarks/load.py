@@ -62,8 +62,8 @@ CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 SERVE = """
 import logging, signal, sys, threading
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-from freqrex_app.app.limits import Limits
-from freqrex_app.app.testing import serve_in_thread, shutdown
+from freqrex_app.web.limits import Limits
+from freqrex_app.web.testing import serve_in_thread, shutdown
 url, demo = serve_in_thread(Limits.from_env(), port=int(sys.argv[1]), warm=sys.argv[2] == "1")
 print("READY", url, flush=True)
 stop = threading.Event()

@@ -2,7 +2,7 @@
 chromium. One copy of each, so that every test meets the app the same way.
 
 A module chooses its server's settings by overriding ``app_limits`` (and ``app_options``, the
-keywords of :func:`~freqrex_app.app.testing.serve_in_thread`); the server is started once per
+keywords of :func:`~freqrex_app.web.testing.serve_in_thread`); the server is started once per
 module and shut down after it. The browser is started once per session.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from freqrex_app.app.limits import Limits
-from freqrex_app.app.testing import serve_in_thread, shutdown
+from freqrex_app.web.limits import Limits
+from freqrex_app.web.testing import serve_in_thread, shutdown
 
 CHROMIUM = os.environ.get("FREQREX_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FREQREX_CHROMEDRIVER", "/usr/bin/chromedriver")

@@ -22,7 +22,7 @@ class Server:
     """The app served by a process of its own, with the settings ``env`` (FREQREX_*)."""
 
     def __init__(self, root: Path, env: dict[str, str]):
-        from freqrex_app.app.testing import free_port
+        from freqrex_app.web.testing import free_port
 
         self.root = root
         self.tmp = root / "tmp"
@@ -34,7 +34,7 @@ class Server:
                "FREQREX_CACHE": str(self.tmp / "freqrex-app"),
                "GRADIO_ANALYTICS_ENABLED": "False"}
         self.log = open(root / "server.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "freqrex_app.app.testing", str(self.port)], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "freqrex_app.web.testing", str(self.port)], cwd=ROOT,
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 180
         while "READY" not in (root / "server.log").read_text():

@@ -13,7 +13,7 @@ import soundfile as sf
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
-from freqrex_app.app.limits import Limits  # noqa: E402
+from freqrex_app.web.limits import Limits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
@@ -179,11 +179,11 @@ def test_a_foil_and_a_second_model_through_the_api_and_the_page_matches_the_zip(
     import re
 
     from freqrex_app import load_model
-    from freqrex_app.app.store import job_from_folder
-    from freqrex_app.app.listening import read_audible
-    from freqrex_app.app.compare import top_bands
-    from freqrex_app.app.render import compare_values
-    from freqrex_app.app.sentences import lead_md, sufficient_md
+    from freqrex_app.web.store import job_from_folder
+    from freqrex_app.web.listening import read_audible
+    from freqrex_app.web.compare import top_bands
+    from freqrex_app.web.render import compare_values
+    from freqrex_app.web.sentences import lead_md, sufficient_md
     from freqrex_app.engine.manipulations import snr_db
 
     first, _, _ = client.predict(handle_file(str(CLIP)), MODEL, start=2.0, duration=3.0,
@@ -313,8 +313,8 @@ def _page_explain(url: str, demo, clip: Path, **inputs) -> list[tuple[str, list]
 
 @pytest.mark.slow
 def test_the_page_shows_the_picture_while_it_runs_then_the_same_result(served, client):
-    from freqrex_app.app.perturbations import PERTURBATION_NAMES
-    from freqrex_app.app.render import RESULT_KEYS
+    from freqrex_app.web.perturbations import PERTURBATION_NAMES
+    from freqrex_app.web.render import RESULT_KEYS
 
     url, demo = served.url, served.demo
     keys = [*RESULT_KEYS, *PERTURBATION_NAMES, "estimate"]
@@ -389,8 +389,8 @@ def test_the_newest_partial_is_shown_and_one_that_fails_to_render_is_skipped():
     import time
 
     from freqrex_app import explain
-    from freqrex_app.app.callbacks import _Live, live_values
-    from freqrex_app.app.render import RESULT_KEYS
+    from freqrex_app.web.callbacks import _Live, live_values
+    from freqrex_app.web.render import RESULT_KEYS
     import freqrex_app as fx
     from planted import Planted, tone_clip
 
@@ -439,8 +439,8 @@ def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(served, mode
     """Why electronic and not chillout, at the quick budget, driven through the page: the
     headline, the sufficient set's words, the facts and every row of the table are checked
     against the zip the page offers (its JSON, and its WAVs re-classified)."""
-    from freqrex_app.app.perturbations import PERTURBATION_NAMES
-    from freqrex_app.app.render import RESULT_KEYS
+    from freqrex_app.web.perturbations import PERTURBATION_NAMES
+    from freqrex_app.web.render import RESULT_KEYS
     from freqrex_app.engine.manipulations import snr_db
 
     url, demo = served.url, served.demo
@@ -520,7 +520,7 @@ def test_with_a_foil_every_sentence_of_the_page_agrees_with_the_zip(served, mode
 
 def _check_top_band(e):
     """The first band ``top_bands`` names holds the largest share of the responsibility."""
-    from freqrex_app.app.compare import top_bands
+    from freqrex_app.web.compare import top_bands
 
     r = np.clip(e.responsibility, 0, None)
     hz = e.hz(np.arange(e.n_bins))

@@ -9,12 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from freqrex_app.app.examples import PRECOMPUTED_DIR, example_job, list_examples
-from freqrex_app.app.errors import Cancelled, JobError
-from freqrex_app.app.jobs import run_job
-from freqrex_app.app.model_cache import resolve_model_id
-from freqrex_app.app.store import cleanup_jobs
-from freqrex_app.app.limits import PRESETS, Limits
+from freqrex_app.web.examples import PRECOMPUTED_DIR, example_job, list_examples
+from freqrex_app.web.errors import Cancelled, JobError
+from freqrex_app.web.jobs import run_job
+from freqrex_app.web.model_cache import resolve_model_id
+from freqrex_app.web.store import cleanup_jobs
+from freqrex_app.web.limits import PRESETS, Limits
 
 EXAMPLES = list_examples()
 
@@ -69,7 +69,7 @@ def test_precomputed_example_rebuilds_and_reclassifies(example, tmp_path):
     assert got == expected
 
     # a session keeps only the folder: the job comes back from it, without the model
-    from freqrex_app.app.store import job_from_folder
+    from freqrex_app.web.store import job_from_folder
 
     again = job_from_folder(job.folder)
     assert again.exp.label == exp.label and set(again.files) == set(job.files)

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from freqrex_app.app.limits import Limits
+from freqrex_app.web.limits import Limits
 from server_process import ROOT, Server, rss_mb
 
 TESTS = ROOT / "tests"
@@ -340,7 +340,7 @@ def test_unusual_and_two_hour_audio_through_the_cli(corpus, tmp_path):
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     """The page's own handlers (the functions the Blocks call), without a browser."""
-    from freqrex_app.app.ui import build_app
+    from freqrex_app.web.ui import build_app
 
     cache = tmp_path_factory.mktemp("ui-cache")
     limits = Limits(max_upload_mb=UPLOAD_MB, max_source_s=MAX_SOURCE_S, max_excerpt_s=5.0,
@@ -427,11 +427,11 @@ def test_a_failing_rendering_keeps_the_rest_of_the_result(tmp_path, monkeypatch)
     """One figure, one perturbation figure and one sound fail: the explanation, the other
     files, the zip and the page still come, and the notes say what failed."""
     from freqrex_app import plots
-    from freqrex_app.app import sentences as H
+    from freqrex_app.web import sentences as H
     from freqrex_app.plots import figures
-    from freqrex_app.app.examples import list_examples
-    from freqrex_app.app.outputs import prepare_job
-    from freqrex_app.app.tables import perturbation_rows
+    from freqrex_app.web.examples import list_examples
+    from freqrex_app.web.outputs import prepare_job
+    from freqrex_app.web.tables import perturbation_rows
     from freqrex_app.audio import io as audio_io
     from freqrex_app.audio import load_audio
     from freqrex_app.engine import load_explanation

@@ -18,7 +18,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from freqrex_app.app.limits import Limits  # noqa: E402
+from freqrex_app.web.limits import Limits  # noqa: E402
 from page import click, open_page, shot, toast_text, upload  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def test_bad_upload_shows_a_message_and_the_page_keeps_working(served, browser, 
 
 
 def test_precomputed_example_is_instant(served, browser, tmp_path):
-    from freqrex_app.app.examples import list_examples
+    from freqrex_app.web.examples import list_examples
 
     examples = [e for e in list_examples() if e.precomputed is not None]
     if not examples:
@@ -169,8 +169,8 @@ def test_precomputed_example_is_instant(served, browser, tmp_path):
     assert "outcome" in names and "SNR (dB)" in names, names
     assert all(edge <= right + 1 for _, edge in headers), (right, headers)
     # an example where the model is torn says so in the headline
-    from freqrex_app.app.sentences import torn_between
-    from freqrex_app.app.examples import example_job
+    from freqrex_app.web.sentences import torn_between
+    from freqrex_app.web.examples import example_job
 
     torn = next(e for e in examples if torn_between(example_job(e, Limits(
         cache=tmp_path)).exp))

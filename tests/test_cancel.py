@@ -12,7 +12,7 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
-from freqrex_app.app.limits import Limits  # noqa: E402
+from freqrex_app.web.limits import Limits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"

@@ -15,12 +15,12 @@ import pytest
 import soundfile as sf
 
 import freqrex_app as fx
-from freqrex_app.app.outputs import prepare_job
-from freqrex_app.app.perturbations import perturbation_info
-from freqrex_app.app.store import job_from_folder
-from freqrex_app.app.listening import lead_candidates, outcome
-from freqrex_app.app.sentences import facts_md, lead_md, sufficient_md
-from freqrex_app.app.tables import perturbation_rows
+from freqrex_app.web.outputs import prepare_job
+from freqrex_app.web.perturbations import perturbation_info
+from freqrex_app.web.store import job_from_folder
+from freqrex_app.web.listening import lead_candidates, outcome
+from freqrex_app.web.sentences import facts_md, lead_md, sufficient_md
+from freqrex_app.web.tables import perturbation_rows
 from freqrex_app.engine.manipulations import snr_db
 from planted import ThreeLabels, three_labels_clip
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from freqrex_app.app.limits import DEFAULT_PRESET, PRESETS, Limits
+from freqrex_app.web.limits import DEFAULT_PRESET, PRESETS, Limits
 from freqrex_app.cli.main import build_parser
 from freqrex_app.engine import EngineConfig
 from freqrex_app.models import DEFAULT_MODEL

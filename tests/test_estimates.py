@@ -15,10 +15,10 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
 from freqrex_app import models  # noqa: E402
-from freqrex_app.app.sentences import estimate_md  # noqa: E402
-from freqrex_app.app.limits import Limits  # noqa: E402
-from freqrex_app.app.speed import SPEED, JobPlan, SpeedMeter  # noqa: E402
-from freqrex_app.app.board import RUNNING  # noqa: E402
+from freqrex_app.web.sentences import estimate_md  # noqa: E402
+from freqrex_app.web.limits import Limits  # noqa: E402
+from freqrex_app.web.speed import SPEED, JobPlan, SpeedMeter  # noqa: E402
+from freqrex_app.web.board import RUNNING  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "metal.ogg"

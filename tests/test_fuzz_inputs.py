@@ -134,8 +134,8 @@ def test_fuzz_microphone_arrays(data, rate, as_tuple, start):
 
 @pytest.fixture(scope="module")
 def app_handlers(tmp_path_factory):
-    from freqrex_app.app.limits import Limits
-    from freqrex_app.app.ui import build_app
+    from freqrex_app.web.limits import Limits
+    from freqrex_app.web.ui import build_app
 
     limits = Limits(max_upload_mb=2, max_source_s=60, max_excerpt_s=5.0, default_excerpt_s=3.0,
                     max_budget=300, cache=tmp_path_factory.mktemp("fuzz-cache"))
@@ -264,8 +264,8 @@ def test_fuzz_model_id_policy(model, hf_id):
     import re
 
     from freqrex_app import models
-    from freqrex_app.app.errors import JobError
-    from freqrex_app.app.model_cache import resolve_model_id
+    from freqrex_app.web.errors import JobError
+    from freqrex_app.web.model_cache import resolve_model_id
 
     try:
         got = resolve_model_id(model, hf_id)

@@ -215,9 +215,9 @@ def test_the_log_has_one_line_per_job_and_refusal_and_no_traceback(server):
 
 @pytest.fixture()
 def handlers(tmp_path):
-    from freqrex_app.app.callbacks import Callbacks
-    from freqrex_app.app.limits import Limits
-    from freqrex_app.app.settings import AppSettings
+    from freqrex_app.web.callbacks import Callbacks
+    from freqrex_app.web.limits import Limits
+    from freqrex_app.web.settings import AppSettings
 
     limits = Limits(cache=tmp_path / "cache", max_channels=8, preview_msamples=2.0,
                     preview_msamples_per_min=2.5)
@@ -293,9 +293,9 @@ def test_many_channels_are_read_in_bounded_memory(tmp_path):
 
 
 def test_a_visitor_is_its_address_and_a_forwarded_hop_counts_only_from_a_trusted_proxy():
-    from freqrex_app.app.limits import Limits
-    from freqrex_app.app.ui import launch_options
-    from freqrex_app.app.visitors import visitor_of
+    from freqrex_app.web.limits import Limits
+    from freqrex_app.web.ui import launch_options
+    from freqrex_app.web.visitors import visitor_of
 
     forged = {"x-forwarded-for": "203.0.113.9"}
     assert visitor_of("127.0.0.1", forged, ()) == "127.0.0.1"

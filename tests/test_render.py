@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from freqrex_app.app.examples import example_job, list_examples
-from freqrex_app.app.format import count, fmt_seconds
-from freqrex_app.app.limits import Limits
-from freqrex_app.app.sentences import TORN, facts_md, headline_html, sufficient_md, torn_between
+from freqrex_app.web.examples import example_job, list_examples
+from freqrex_app.web.format import count, fmt_seconds
+from freqrex_app.web.limits import Limits
+from freqrex_app.web.sentences import TORN, facts_md, headline_html, sufficient_md, torn_between
 
 
 @pytest.fixture(scope="module")

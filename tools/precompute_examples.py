@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from freqrex_app import explain, load_audio, load_model  # noqa: E402
-from freqrex_app.app.examples import PRECOMPUTED_DIR, list_examples  # noqa: E402
+from freqrex_app.web.examples import PRECOMPUTED_DIR, list_examples  # noqa: E402
 
 
 def compact(folder: Path) -> None:

@@ -161,7 +161,7 @@ def _models(_: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace) -> int:
-    from ..app import launch
+    from ..web import launch
     launch(host=args.host, port=args.port)
     return 0
 

@@ -4,7 +4,7 @@
 >>> Client(url).predict(handle_file("clip.ogg"), "msd-musicnn", api_name="/explain")
 >>> shutdown(demo)
 
-``python -m freqrex_app.app.testing PORT`` serves it as it is hosted, its settings from the
+``python -m freqrex_app.web.testing PORT`` serves it as it is hosted, its settings from the
 environment (``FREQREX_*``), prints ``READY <url>`` and stops cleanly on SIGTERM.
 """
 from __future__ import annotations

@@ -48,7 +48,7 @@ def prepare_job(exp, folder: Path, *, model_id: str = "", stem: str | None = Non
                 cancelled: Callable[[], bool] | None = None, compare: "Job | None" = None,
                 zip_it: bool = True) -> Job:
     """Write ``exp`` into ``folder`` (JSON, sets, WAVs, figures), the amplified sounds
-    (:func:`~freqrex_app.app.listening.write_audible`), draw each perturbation and zip it all,
+    (:func:`~freqrex_app.web.listening.write_audible`), draw each perturbation and zip it all,
     with ``compare``'s folder (a subfolder) inside. A rendering that fails is noted; the rest
     is kept. ``cancelled`` is asked between the steps (:class:`Cancelled`; the caller removes
     the folder)."""

@@ -6,7 +6,7 @@ Gradio runs a synchronous handler in a worker thread and does not stop it: a cli
 ``job.cancel()`` (``POST /cancel``) cancels the asyncio task and drops the event from the
 queue's running jobs, and a closed page (its heartbeat stream ends) marks the session's events
 ``closed``, while the thread goes on. A raw client that never opens its result stream (or
-closes it) is noticed by no one but :class:`~freqrex_app.app.guard.Listeners`. These helpers
+closes it) is noticed by no one but :class:`~freqrex_app.web.guard.Listeners`. These helpers
 read that state (Gradio 6's ``Queue``: ``push``, ``active_jobs``, ``event_ids_to_events``,
 ``event_queue_per_concurrency_id``, ``Event.closed``), so that the job can stop itself.
 tests/test_cancel.py and tests/test_hosting.py pin them against the real server.

@@ -149,7 +149,7 @@ def _on_start(demo, cb: Callbacks, loop) -> None:
 def launch_options(limits: Limits | None = None, host: str | None = None,
                    port: int | None = None, *, demo: gr.Blocks | None = None) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: limits, theme, CSS, allowed paths, and the
-    gate in front of every route (:class:`~freqrex_app.app.guard.Gate`, given the ``demo``
+    gate in front of every route (:class:`~freqrex_app.web.guard.Gate`, given the ``demo``
     that :func:`build_app` made); the app's log goes to stderr (:func:`~.logs.setup_log`).
 
     The app decides whose ``X-Forwarded-For`` to believe (``FREQREX_TRUSTED_PROXIES``), so
