@@ -48,6 +48,8 @@ import httpx
 import numpy as np
 import soundfile as sf
 
+from freqrex_app.web.guard import folder_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 MODEL = "msd-musicnn"
@@ -328,17 +330,6 @@ def loadavg() -> str:
         return "?"
 
 
-def du_mb(folder: Path) -> float:
-    total = 0
-    for root, _, files in os.walk(folder):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_size
-            except OSError:
-                pass
-    return total / 2**20
-
-
 def start_server(tmp: Path, args) -> tuple[subprocess.Popen, str, Path]:
     import socket
 
@@ -407,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     def sample() -> None:
         while not stop.is_set():
             samples["rss_mb"] = max(samples["rss_mb"], rss_mb(proc.pid))
-            samples["disk_mb"] = max(samples["disk_mb"], du_mb(tmp))
+            samples["disk_mb"] = max(samples["disk_mb"], folder_mb(tmp))
             try:
                 q = httpx.get(url + "gradio_api/queue/status", timeout=5).json()["queue_size"]
                 samples["queue"] = max(samples["queue"], int(q))

@@ -56,6 +56,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from freqrex_app.web.guard import folder_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "assets" / "examples" / "electronic.ogg"
 
@@ -127,17 +129,6 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total / 1024
-
-
-def folder_mb(path: Path) -> float:
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except OSError:
-                pass
-    return total / 2**20
 
 
 def free_port() -> int:

@@ -32,7 +32,7 @@ from .visitors import Allowance, visitor_of
 
 log = logging.getLogger("freqrex.app")
 
-__all__ = ["Gate", "Listeners", "disk_used_mb", "remote_inputs"]
+__all__ = ["Gate", "Listeners", "disk_used_mb", "folder_mb", "remote_inputs"]
 
 _MAX_JSON = 1 << 20  # a JSON request body (inputs, not files: files are uploaded)
 _STREAM_ROUTES = (  # GET routes whose open response means someone listens: (regex, key group)
@@ -87,6 +87,18 @@ class Listeners:
 _DISK: dict[str, tuple[float, float]] = {}  # folder -> (when measured, MB)
 
 
+def folder_mb(folder: Path) -> float:
+    """MB of the files under ``folder`` (links not followed; a file that vanishes counts 0)."""
+    size = 0
+    for root, _, files in os.walk(folder):
+        for f in files:
+            try:
+                size += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return size / 2**20
+
+
 def disk_used_mb(folders: Iterable[Path], max_age_s: float = 2.0) -> float:
     """MB of files under ``folders`` (each measured at most every ``max_age_s`` seconds)."""
     total, now = 0.0, time.monotonic()
@@ -94,14 +106,7 @@ def disk_used_mb(folders: Iterable[Path], max_age_s: float = 2.0) -> float:
         key = str(folder)
         when, mb = _DISK.get(key, (-1e9, 0.0))
         if now - when > max_age_s:
-            size = 0
-            for root, _, files in os.walk(folder):
-                for f in files:
-                    try:
-                        size += os.lstat(os.path.join(root, f)).st_size
-                    except OSError:
-                        pass
-            mb = size / 2**20
+            mb = folder_mb(folder)
             _DISK[key] = (now, mb)
         total += mb
     return total
