@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..audio.hearing import snr_db
 from ..engine.perturbation import KINDS
 from .listening import outcome
 
@@ -23,6 +22,6 @@ def perturbation_info(exp, name: str) -> dict[str, Any] | None:
         return None
     changed, outcome_words = outcome(exp, name, p.label)
     return {"name": name, "title": p.title, "label": p.label, "confidence": p.confidence,
-            "snr_db": snr_db(exp.audio.samples, p.wave), "size": p.k, "unit": p.unit,
+            "snr_db": p.snr_db, "size": p.k, "unit": p.unit,
             "changed": changed, "outcome": outcome_words, "mos": p.mos,
             "zimtohrli": p.zimtohrli}
