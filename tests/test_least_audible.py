@@ -70,10 +70,40 @@ def test_hearing_scores_match_zimtohrli_and_rank_one_bin_below_many(track):
         y_many = (x + scale * delta).astype(np.float32)
         a_one, a_many = hearing.judge(y_one), hearing.judge(y_many)
         assert abs(a_one.snr_db - a_many.snr_db) < 0.01 and a_one.snr_db < 20
-        assert a_one.key() < a_many.key() and a_one.mos > a_many.mos
+        assert a_one.zimtohrli < a_many.zimtohrli and a_one.mos > a_many.mos
         assert a_one.zimtohrli == pytest.approx(zimtohrli_of(x, y_one, SR), rel=1e-4)
     assert hearing.judge(x).mos == pytest.approx(5.0) and hearing.judge(x).zimtohrli == 0.0
     assert words(hearing.judge(x)) == "you will not hear it" and hearing.judge(x).mos >= INAUDIBLE_MOS
+
+
+def test_changes_the_hearing_model_calls_inaudible_tie_and_the_least_energy_wins():
+    """"Least audible": below the point where the model of hearing says a person hears nothing
+    (MOS >= INAUDIBLE_MOS), its distance no longer orders changes, and the SNR does; an
+    audible change ranks after every inaudible one whatever its SNR. Real music, real scores."""
+    x = fx.load_audio(ROOT / "assets" / "examples" / "electronic.ogg", sample_rate=SR,
+                      duration=10.0).samples
+    hearing = Hearing(x, SR)
+    spectrum = np.fft.rfft(x.astype(np.float64))
+    loud = np.argsort(-np.abs(spectrum))
+
+    def without(rank: int) -> np.ndarray:
+        s = spectrum.copy()
+        s[loud[rank]] = 0
+        return np.fft.irfft(s, n=x.size).astype(np.float32)
+
+    def noise(snr: float) -> np.ndarray:
+        n = np.random.default_rng(0).normal(0.0, float(np.std(x)) * 10 ** (-snr / 20), x.size)
+        return (x + n).astype(np.float32)
+
+    faint_bin, faint_noise = hearing.judge(without(200)), hearing.judge(noise(50.0))
+    loud_bin, audible = hearing.judge(without(0)), hearing.judge(noise(40.0))
+    # measured: all but the 40 dB noise inaudible; the 200th bin nearer by distance, the noise
+    # quieter by SNR; the 40 dB noise quieter than the loudest bin by SNR, but heard
+    assert min(faint_bin.mos, faint_noise.mos, loud_bin.mos) >= INAUDIBLE_MOS > audible.mos
+    assert faint_bin.zimtohrli < faint_noise.zimtohrli and faint_bin.snr_db < faint_noise.snr_db
+    assert audible.snr_db > loud_bin.snr_db
+    ranked = sorted([audible, loud_bin, faint_bin, faint_noise], key=lambda a: a.key())
+    assert ranked == [faint_noise, faint_bin, loud_bin, audible]
 
 
 def test_gradient_flips_on_a_differentiable_model(tmp_path):

@@ -5,7 +5,9 @@ attenuated bins at the same SNR are not, and a DC offset or sub-audio rumble inf
 SNR. Google's psychoacoustic metric Zimtohrli (the ``zimtohrli`` package, Apache-2.0) compares
 the original and the changed sound, both resampled to its 48 kHz, and maps its distance to a
 mean opinion score (MOS, 1 to 5; 5: no audible difference). "Least audible" is decided by the
-distance, SNR breaking ties.
+distance, SNR breaking ties; every change the model rates inaudible (MOS from
+:data:`INAUDIBLE_MOS`) ties, as the distance below that point no longer says what a person hears,
+so among them the least energy changed wins.
 """
 from __future__ import annotations
 
@@ -42,8 +44,10 @@ class Audibility:
     mos: float | None = None
 
     def key(self) -> tuple[float, float]:
-        """Sort key, least audible first: the Zimtohrli distance, then the SNR (higher first)."""
-        z = self.zimtohrli if self.zimtohrli is not None else math.inf
+        """Sort key, least audible first: the Zimtohrli distance (0 for every change the model
+        rates inaudible, MOS >= :data:`INAUDIBLE_MOS`), then the SNR (higher first)."""
+        z = (math.inf if self.zimtohrli is None else
+             0.0 if self.mos is not None and self.mos >= INAUDIBLE_MOS else self.zimtohrli)
         snr = self.snr_db if math.isfinite(self.snr_db) else 1e9
         return (z, -snr)
 
