@@ -113,6 +113,7 @@ def test_gradient_flips_on_a_differentiable_model(tmp_path):
     x, model = faint_tone_clip(), FaintTone()
     exp = fx.explain(x, model, budget=600, seed=0)
     assert exp.flip_search == "gradient" and exp.gradients >= 2
+    assert 0 < exp.gradient_seconds < exp.seconds - exp.predict_seconds  # timed apart
     cue = int(round(CUE_HZ * x.size / SR))
     assert exp.quiet_flip.search == "gradient" and cue in exp.quiet_flip.index
     assert exp.stft_flip.search == "gradient" and exp.stft_flip.flipped
@@ -130,6 +131,7 @@ def test_black_box_flips_can_be_forced_and_plain_models_get_them(tmp_path):
     x, model = faint_tone_clip(), FaintTone()
     forced = fx.explain(x, model, budget=600, seed=0, flip_search="black-box")
     assert forced.flip_search == "black-box" and forced.gradients == 0
+    assert forced.gradient_seconds == 0.0
     assert forced.stft_flip.search == "black-box"
     plain = Planted("one", (440.0,))
     exp = fx.explain(tone_clip(), plain, budget=300, seed=0)

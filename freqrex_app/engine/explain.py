@@ -168,7 +168,7 @@ class _Run:
         self.model, self.cfg, self.budget, self.seed = model, config, budget, int(seed)
         self.stft, self.contrast, self.progress, self.partial = stft, contrast, progress, partial
         self.flip_search = flip_search
-        self.gradients = 0
+        self.gradients, self.gradient_seconds = 0, 0.0
         self.hearing: Hearing | None = None
         self._t0 = time.perf_counter()
         self.stage = "classifying"
@@ -309,7 +309,7 @@ class _Run:
         exp.hearing_seconds = self.hearing.seconds
         if not self.hearing.available:
             notes["audibility"] = "zimtohrli is not installed: audibility by SNR alone"
-        exp.gradients = self.gradients
+        exp.gradients, exp.gradient_seconds = self.gradients, self.gradient_seconds
         self._emit(exp)
 
         exp.queries = oracle.queries
@@ -433,6 +433,7 @@ class _Run:
         found = least_audible_flip(space, self.oracle, decision, search=self.flip_search,
                                    model=self.model, **settings)
         self.gradients += found.gradients
+        self.gradient_seconds += found.gradient_seconds
         return found
 
     def _quiet_flip(self, exp, space, decision, settings) -> None:

@@ -92,6 +92,8 @@ class Explanation:
     audibility: dict[str, Audibility] = field(default_factory=dict)
     #: seconds the model of hearing took (not in the JSON: a time, measured by the benchmarks)
     hearing_seconds: float = 0.0
+    #: seconds the gradient passes took (not in the JSON, as above)
+    gradient_seconds: float = 0.0
 
     # -- basic facts -------------------------------------------------------------------------
     @property

@@ -21,6 +21,7 @@ hearing among the flips it has (``audio.hearing``).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -121,13 +122,15 @@ def energy_order(gradient: np.ndarray, energy: np.ndarray) -> np.ndarray:
 @dataclass
 class GradientResult:
     """The quietest flip found (None: none), the gradient passes and model calls it took, and
-    the first gradient's predicted drop of the flip margin per feature (``>= 0``, the map)."""
+    the first gradient's predicted drop of the flip margin per feature (``>= 0``, the map);
+    ``seconds`` is the time spent in the gradient passes (forward and backward)."""
 
     flip: Flip | None
     gradients: int
     queries: int
     drop_map: np.ndarray
     trace: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
@@ -148,6 +151,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
     nearest: tuple[float, np.ndarray, float] | None = None  # (margin, index, gain) while none flipped
     trace: list[dict] = []
     mask, drop_map, grads, margin, best_change = None, None, 0, 0.0, np.inf
+    seconds = 0.0
 
     def better(f: Flip, than: Flip | None) -> bool:
         if than is None:
@@ -163,8 +167,9 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
 
     try:
         for step in range(int(steps) + 1):
+            t0 = time.perf_counter()
             value, grad = margin_gradient(model, masked, decision, mask)
-            grads += 1
+            grads, seconds = grads + 1, seconds + time.perf_counter() - t0
             if drop_map is None:  # at the clip itself: its map and its flip margin
                 drop_map = np.maximum(-grad, 0.0).reshape(space.shape)
                 margin = max(value, 0.0)
@@ -206,5 +211,5 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
         pass
     if drop_map is None:
         drop_map = np.zeros(space.shape)
-    return GradientResult(best, grads, oracle.queries - start, drop_map, trace)
+    return GradientResult(best, grads, oracle.queries - start, drop_map, trace, seconds)
 

@@ -22,11 +22,12 @@ SEARCHES = ("auto", "gradient", "black-box")
 class FlipSearch:
     """What one least-audible search found: the flip (None: none within its budget), the map
     it measured (black-box: the margin's measured drop per feature; gradient: the predicted
-    drop), and the gradient passes it took."""
+    drop), and the gradient passes it took, with their seconds."""
 
     flip: Flip | None
     drop_map: np.ndarray
     gradients: int = 0
+    gradient_seconds: float = 0.0
 
 
 def least_audible_flip(space, oracle: Oracle, decision: Decision, *, budget: float,
@@ -39,7 +40,7 @@ def least_audible_flip(space, oracle: Oracle, decision: Decision, *, budget: flo
         flip = found.flip
         if flip is not None:
             flip.index = loudest_first(space, flip.index)
-        return FlipSearch(flip, found.drop_map, found.gradients)
+        return FlipSearch(flip, found.drop_map, found.gradients, found.seconds)
     if search != "black-box":
         raise ValueError(f"search must be 'gradient' or 'black-box', not {search!r}")
     found = quiet_search(space, oracle, decision, budget=budget, clip_scores=clip_scores,
