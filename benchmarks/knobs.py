@@ -6,6 +6,9 @@ the same budget and seed. Per setting: flip@1..5 (share of cuts whose label flip
 where the sufficient-and-necessary set was found, its median size, and seconds per cut.
 
     python benchmarks/knobs.py [--model msd-musicnn] [--budget 300] [--seconds 3] [--cuts 2]
+
+``--music FILE ...`` takes one cut of each file instead (from ``--start`` seconds), for real
+music that is not in the repository (``tools/fetch_music.py``).
 """
 from __future__ import annotations
 
@@ -33,6 +36,12 @@ def cuts(model, seconds: float, n: int) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def music_cuts(model, files: list[Path], start: float, seconds: float
+               ) -> list[tuple[str, np.ndarray]]:
+    return [(f"{f.name}@{start:g}", fx.load_audio(f, sample_rate=model.sample_rate, start=start,
+                                                 duration=seconds)) for f in files]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="msd-musicnn")
@@ -40,9 +49,12 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--cuts", type=int, default=3, help="cuts per excerpt (files are 10 s)")
+    ap.add_argument("--music", nargs="+", type=Path, help="one cut of each of these files")
+    ap.add_argument("--start", type=float, default=30.0, help="where --music cuts start (s)")
     a = ap.parse_args()
     model = fx.load_model(a.model, labels_view=a.labels_view)
-    clips = cuts(model, a.seconds, a.cuts)
+    clips = (music_cuts(model, a.music, a.start, a.seconds) if a.music
+             else cuts(model, a.seconds, a.cuts))
     rows = {name: [] for name in SETTINGS}
     for clip, audio in clips:
         for name, settings in SETTINGS.items():
