@@ -38,9 +38,10 @@ for clip in sys.argv[1:]:
     target = int(np.argmax(model.predict(x[None])[0]))
     h = Hearing(x, model.sample_rate)
     row = {"clip": clip.split("/")[-1][:3]}
-    for name, judge in (("snr", None), ("hearing", lambda w: h.judge(w).key())):
+    for name, judge in (("snr", None), ("hearing", h.less_audible)):
         oracle = Oracle(model, budget=100000)
-        r = gradient_flip(space, model, oracle, Decision(target), budget=120, judge=judge)
+        r = gradient_flip(space, model, oracle, Decision(target), budget=120,
+                          less_audible=judge)
         f = r.flip
         row[name] = None if f is None else {"snr_db": f.snr_db, "gain": f.gain, "k": f.k,
                                             "mos": h.judge(f.wave).mos, "queries": r.queries}

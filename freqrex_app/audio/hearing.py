@@ -43,11 +43,15 @@ class Audibility:
     zimtohrli: float | None = None
     mos: float | None = None
 
+    @property
+    def inaudible(self) -> bool:
+        """Whether the model of hearing says a person will not hear the change."""
+        return self.mos is not None and self.mos >= INAUDIBLE_MOS
+
     def key(self) -> tuple[float, float]:
         """Sort key, least audible first: the Zimtohrli distance (0 for every change the model
         rates inaudible, MOS >= :data:`INAUDIBLE_MOS`), then the SNR (higher first)."""
-        z = (math.inf if self.zimtohrli is None else
-             0.0 if self.mos is not None and self.mos >= INAUDIBLE_MOS else self.zimtohrli)
+        z = math.inf if self.zimtohrli is None else 0.0 if self.inaudible else self.zimtohrli
         snr = self.snr_db if math.isfinite(self.snr_db) else 1e9
         return (z, -snr)
 
@@ -57,7 +61,7 @@ def words(a: Audibility) -> str:
     if a.mos is None:  # no model of hearing: the SNR alone, said as such
         return ("very quiet (by SNR; no model of hearing)" if a.snr_db >= 35 else
                 "quiet, but you may hear it (by SNR)" if a.snr_db >= 20 else "clearly audible")
-    if a.mos >= INAUDIBLE_MOS:
+    if a.inaudible:
         return "you will not hear it"
     if a.mos >= FAINT_MOS:
         return "hard to hear"
@@ -111,3 +115,11 @@ class Hearing:
                 self.judged += 1
                 self.seconds += time.perf_counter() - t0
         return self._cache[key]
+
+    def less_audible(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Whether ``a`` is less audible than ``b`` (:meth:`Audibility.key`), scoring ``a`` only
+        where the order needs it: against an inaudible ``b`` only a higher SNR can win."""
+        hb = self.judge(b)
+        if hb.inaudible and snr_db(self.original, np.asarray(a, np.float32)) <= hb.snr_db:
+            return False
+        return self.judge(a).key() < hb.key()

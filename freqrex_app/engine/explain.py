@@ -429,7 +429,7 @@ class _Run:
 
     def _least_audible(self, space, decision, settings):
         if self.flip_search == "gradient" and self.cfg.flip_judge == "hearing":
-            settings = {**settings, "judge": lambda wave: self.hearing.judge(wave).key()}
+            settings = {**settings, "less_audible": self.hearing.less_audible}
         found = least_audible_flip(space, self.oracle, decision, search=self.flip_search,
                                    model=self.model, **settings)
         self.gradients += found.gradients

@@ -16,8 +16,8 @@ minus the foil) with respect to ``m`` at the current mask predicts each feature'
    the tested change nearest to flipping while none did) and step 2 repeats at that flip's gain,
    while it finds a quieter flip (``steps`` at most).
 
-The best flip is the one with the highest SNR; the caller judges audibility by a model of
-hearing among the flips it has (``audio.hearing``).
+The best flip is the one with the highest SNR, or the least audible by the caller's model of
+hearing (``less_audible``, from ``audio.hearing``).
 """
 from __future__ import annotations
 
@@ -136,13 +136,14 @@ class GradientResult:
 def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                   budget: float = float("inf"), gains: Sequence[float] = GAINS,
                   steps: int = STEPS,
-                  judge: Callable[[np.ndarray], tuple] | None = None) -> GradientResult:
+                  less_audible: Callable[[np.ndarray, np.ndarray], bool] | None = None
+                  ) -> GradientResult:
     """The least audible flip the gradient's energy order finds within ``budget`` model calls.
 
     Each prefix tested is the exact wave ``space.attenuate`` gives, classified on its own by ``oracle``; the returned flip is
     one of them (``search="gradient"``). The shortest flipping prefix of each search is a
-    candidate; the best is the one with the highest SNR, or with ``judge`` (a sort key of a
-    wave, smaller is less audible) the one ``judge`` ranks first.
+    candidate; the best is the one with the highest SNR, or with ``less_audible`` (whether
+    one wave is less audible than another) the one it prefers.
     """
     start = oracle.queries
     masked = MaskedWave(space)
@@ -156,7 +157,8 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
     def better(f: Flip, than: Flip | None) -> bool:
         if than is None:
             return True
-        return judge(f.wave) < judge(than.wave) if judge is not None else f.snr_db > than.snr_db
+        return (less_audible(f.wave, than.wave) if less_audible is not None
+                else f.snr_db > than.snr_db)
 
     def test(order: np.ndarray, gain: float, k: int, tested: dict) -> bool:
         if min(budget - (oracle.queries - start), oracle.left) < 1:

@@ -100,7 +100,7 @@ def grid_from_arrays(margin_drop: np.ndarray, sample_rate: int, n_fft: int, hop:
     band, mel_edges = _band_of_bins(n_freq, sample_rate, n_fft, n_bands)
     per_col = max(1, int(math.ceil(n_frames / max(1, max_columns))))
     col = np.arange(n_frames) // per_col
-    n_rows, n_cols = int(band.max()) + 1, int(col.max()) + 1 if n_frames else 0
+    n_cols = int(col.max()) + 1 if n_frames else 0
 
     # bands and columns are contiguous runs of bins and frames: sum them with reduceat
     row_starts = np.flatnonzero(np.diff(band, prepend=-1))
