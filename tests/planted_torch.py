@@ -46,6 +46,15 @@ class FaintTone(torch.nn.Module):
             return self(torch.from_numpy(np.asarray(waves, dtype=np.float32))).numpy()
 
 
+class SteppedTone(FaintTone):
+    """The same decision with scores of exactly 0 and 1 (rounded): differentiable in form, but
+    its gradient is zero everywhere (gradient masking), so no gradient search can move it."""
+
+    def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        p = torch.round(super().forward(waves)[:, 1])
+        return torch.stack([1 - p, p], dim=1)
+
+
 def faint_tone() -> FaintTone:
     """Factory for the command line: ``--models tests.planted_torch:faint_tone``."""
     return FaintTone()

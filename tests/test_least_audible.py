@@ -18,8 +18,8 @@ import zimtohrli
 import freqrex_app as fx
 from freqrex_app.audio.hearing import INAUDIBLE_MOS, Hearing, snr_db, words
 from freqrex_app.engine.explanation import sound_entries
-from planted import SR, Planted, tone_clip
-from planted_torch import CUE_HZ, FaintTone, faint_tone_clip
+from planted import SR, Planted, hz_to_bin, tone_clip
+from planted_torch import CUE_HZ, FaintTone, SteppedTone, faint_tone_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,6 +104,24 @@ def test_changes_the_hearing_model_calls_inaudible_tie_and_the_least_energy_wins
     assert audible.snr_db > loud_bin.snr_db
     ranked = sorted([audible, loud_bin, faint_bin, faint_noise], key=lambda a: a.key())
     assert ranked == [faint_noise, faint_bin, loud_bin, audible]
+
+
+def test_where_the_gradient_finds_no_flip_the_black_box_search_does(tmp_path):
+    """A model with ``predict_torch`` whose gradient is zero everywhere (rounded scores): the
+    gradient search runs and finds nothing, the black-box search takes the rest of each flip's
+    share and finds the planted cue, and every output says which search found it."""
+    x, model = faint_tone_clip(), SteppedTone()
+    exp = fx.explain(x, model, budget=600, seed=0)
+    assert exp.label == "yes" and exp.flip_search == "gradient" and exp.gradients >= 2
+    assert exp.quiet_flip.search == "black-box" and exp.quiet_flip.flipped
+    assert exp.stft_flip.search == "black-box" and exp.stft_flip.flipped
+    assert hz_to_bin(CUE_HZ, x.size) in exp.quiet_flip.index
+    assert exp.queries <= 600
+    exp.save(tmp_path)
+    d = json.loads((tmp_path / "explanation.json").read_text())
+    assert d["flip_search"] == "gradient" and d["gradients"] == exp.gradients
+    assert d["quiet_flip"]["search"] == d["stft_flip"]["search"] == "black-box"
+    assert check_saved(tmp_path, model) >= 2
 
 
 def test_gradient_flips_on_a_differentiable_model(tmp_path):

@@ -169,6 +169,7 @@ class _Run:
         self.stft, self.contrast, self.progress, self.partial = stft, contrast, progress, partial
         self.flip_search = flip_search
         self.gradients, self.gradient_seconds = 0, 0.0
+        self._black_box_calls: dict[int, float] = {1: 0.0, 2: 0.0}
         self.hearing: Hearing | None = None
         self._t0 = time.perf_counter()
         self.stage = "classifying"
@@ -214,9 +215,11 @@ class _Run:
         cfg = self.cfg
         if self.budget is None:
             calls = cfg.quiet_budget if self.flip_search == "black-box" else cfg.gradient_calls
+            self._black_box_calls = {1: cfg.quiet_budget, 2: cfg.quiet_budget}
             return math.inf, calls, calls, cfg.iterations or 4
         quiet = max(0.0, self.oracle.left - self._floor) * cfg.quiet_share
         stft = quiet * 0.55 if self.stft else 0.0
+        self._black_box_calls = {1: quiet - stft, 2: stft}  # each flip's share, searched black-box
         # the single-bin check may take a third of the budget, less what the search needs to
         # start (a few binary splits)
         kept = self._floor + min(self._verify_cost(), max(0, self.budget // 3 - _SEARCH_MIN))
@@ -430,10 +433,21 @@ class _Run:
     def _least_audible(self, space, decision, settings):
         if self.flip_search == "gradient" and self.cfg.flip_judge == "hearing":
             settings = {**settings, "less_audible": self.hearing.less_audible}
+        start = self.oracle.queries
         found = least_audible_flip(space, self.oracle, decision, search=self.flip_search,
                                    model=self.model, **settings)
         self.gradients += found.gradients
         self.gradient_seconds += found.gradient_seconds
+        if found.flip is None and self.flip_search == "gradient":
+            # no flip along the gradient (a flat or masked gradient): the black-box search
+            # takes the rest of this flip's share, and its flip says so (search "black-box")
+            left = self._black_box_calls[space.ndim] - (self.oracle.queries - start)
+            if left >= 1:
+                settings = {k: v for k, v in settings.items() if k != "less_audible"}
+                other = least_audible_flip(space, self.oracle, decision, search="black-box",
+                                           **{**settings, "budget": left})
+                if other.flip is not None:
+                    return other
         return found
 
     def _quiet_flip(self, exp, space, decision, settings) -> None:
