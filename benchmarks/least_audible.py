@@ -131,27 +131,32 @@ def _share(values, at) -> str:
 
 
 def report(rows: list[dict]) -> str:
-    out = ["| search | clips | STFT flip | median SNR | >= 30 / 35 / 40 dB | MOS >= 4.5 / 4.9 / 4.99 "
-           "| quiet flip | median SNR | headline MOS >= 4.5 / 4.9 / 4.95 / 4.99 | median s | queries | gradients |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    med = lambda v: statistics.median([x for x in v if x is not None]) if any(x is not None for x in v) else float("nan")  # noqa: E731
+    fallback = lambda rs, key: sum(bool(r[key]) and r[key].get("search") == "black-box" for r in rs)  # noqa: E731
+    out = ["| search | flip | clips | flipped | median SNR | >= 30 / 35 / 40 dB | MOS >= 4.5 / 4.9 / 4.99 | found black-box (fallback) |",
+           "|---|---|---|---|---|---|---|---|"]
     for search in SEARCHES[:2]:
         rs = [r for r in rows if r["search"] == search]
-        if not rs:
-            continue
-        stft = [r["stft_flip"]["snr_db"] if r["stft_flip"] else None for r in rs]
-        smos = [r["stft_flip"]["mos"] if r["stft_flip"] else None for r in rs]
-        quiet = [r["quiet_flip"]["snr_db"] if r["quiet_flip"] else None for r in rs]
+        for key, flip in (("stft_flip", "STFT"), ("quiet_flip", "quiet")):
+            snr = [r[key]["snr_db"] if r[key] else None for r in rs]
+            mos = [r[key]["mos"] if r[key] else None for r in rs]
+            if rs:
+                out.append(
+                    f"| {search} | {flip} | {len(rs)} | {_share([s is not None for s in snr], True)} | "
+                    f"{med(snr):.1f} dB | {' / '.join(_share(snr, t) for t in (30, 35, 40))} | "
+                    f"{' / '.join(_share(mos, t) for t in (4.5, 4.9, 4.99))} | "
+                    f"{fallback(rs, key) if search == 'gradient' else '–'} |")
+    out += ["", "| search | clips | headline MOS >= 4.5 / 4.9 / 4.95 / 4.99 | median s | queries | gradients |",
+            "|---|---|---|---|---|---|"]
+    for search in SEARCHES[:2]:
+        rs = [r for r in rows if r["search"] == search]
         lead = [r["lead"]["mos"] if r["lead"] and r["lead"].get("flipped", True) else None
                 for r in rs]
-        med = lambda v: statistics.median([x for x in v if x is not None]) if any(x is not None for x in v) else float("nan")  # noqa: E731
-        out.append(
-            f"| {search} | {len(rs)} | {_share([s is not None for s in stft], True)} | "
-            f"{med(stft):.1f} dB | {' / '.join(_share(stft, t) for t in (30, 35, 40))} | "
-            f"{' / '.join(_share(smos, t) for t in (4.5, 4.9, 4.99))} | "
-            f"{_share([q is not None for q in quiet], True)} | {med(quiet):.1f} dB | "
-            f"{' / '.join(_share(lead, t) for t in (4.5, 4.9, 4.95, 4.99))} | "
-            f"{med([r['seconds'] for r in rs]):.1f} | {med([r['queries'] for r in rs]):.0f} | "
-            f"{med([r['gradients'] for r in rs]):.0f} |")
+        if rs:
+            out.append(
+                f"| {search} | {len(rs)} | {' / '.join(_share(lead, t) for t in (4.5, 4.9, 4.95, 4.99))} | "
+                f"{med([r['seconds'] for r in rs]):.1f} | {med([r['queries'] for r in rs]):.0f} | "
+                f"{med([r['gradients'] for r in rs]):.0f} |")
     both = {}
     for r in rows:
         both.setdefault(r["clip"], {})[r["search"]] = r
