@@ -183,11 +183,14 @@ def report(rows: list[dict]) -> str:
     t = lambda r: r.get("cpu_seconds", r["seconds"])  # noqa: E731  CPU time where recorded
     ratios = [t(b["gradient"]) / t(b["black-box"]) for b in both.values()
               if "gradient" in b and "black-box" in b]
-    hear = [r["hearing"].get("seconds", 0) / r["seconds"] for r in rows if r.get("hearing")]
+    hear = {search: [100 * r["hearing"].get("seconds", 0) / r["seconds"] for r in rows
+                     if r["search"] == search and r.get("hearing")] for search in SEARCHES[:2]}
     if ratios:
         out.append(f"\nCPU time, gradient / black-box, paired by clip: median {statistics.median(ratios):.2f} "
                    f"(min {min(ratios):.2f}, max {max(ratios):.2f}, {len(ratios)} clips). "
-                   f"Zimtohrli scoring: median {100 * statistics.median(hear):.1f}% of an explanation's time.")
+                   "Zimtohrli scoring, share of an explanation's time: " + "; ".join(
+                       f"{search} median {statistics.median(h):.1f}% ({min(h):.1f}-{max(h):.1f}%)"
+                       for search, h in hear.items() if h) + ".")
     return "\n".join(out)
 
 
