@@ -135,8 +135,8 @@ def report(rows: list[dict]) -> str:
     fallback = lambda rs, key: sum(bool(r[key]) and r[key].get("search") == "black-box" for r in rs)  # noqa: E731
     out = ["| search | flip | clips | flipped | median SNR | >= 30 / 35 / 40 dB | MOS >= 4.5 / 4.9 / 4.99 | found black-box (fallback) |",
            "|---|---|---|---|---|---|---|---|"]
-    for search in SEARCHES[:2]:
-        rs = [r for r in rows if r["search"] == search]
+    by_search = {search: [r for r in rows if r["search"] == search] for search in SEARCHES[:2]}
+    for search, rs in by_search.items():
         for key, flip in (("stft_flip", "STFT"), ("quiet_flip", "quiet")):
             snr = [r[key]["snr_db"] if r[key] else None for r in rs]
             mos = [r[key]["mos"] if r[key] else None for r in rs]
@@ -148,8 +148,7 @@ def report(rows: list[dict]) -> str:
                     f"{fallback(rs, key) if search == 'gradient' else '–'} |")
     out += ["", "| search | clips | headline MOS >= 4.5 / 4.9 / 4.95 / 4.99 | median s | queries | gradients |",
             "|---|---|---|---|---|---|"]
-    for search in SEARCHES[:2]:
-        rs = [r for r in rows if r["search"] == search]
+    for search, rs in by_search.items():
         lead = [r["lead"]["mos"] if r["lead"] and r["lead"].get("flipped", True) else None
                 for r in rs]
         if rs:
@@ -183,8 +182,8 @@ def report(rows: list[dict]) -> str:
     t = lambda r: r.get("cpu_seconds", r["seconds"])  # noqa: E731  CPU time where recorded
     ratios = [t(b["gradient"]) / t(b["black-box"]) for b in both.values()
               if "gradient" in b and "black-box" in b]
-    hear = {search: [100 * r["hearing"].get("seconds", 0) / r["seconds"] for r in rows
-                     if r["search"] == search and r.get("hearing")] for search in SEARCHES[:2]}
+    hear = {search: [100 * r["hearing"].get("seconds", 0) / r["seconds"] for r in rs
+                     if r.get("hearing")] for search, rs in by_search.items()}
     if ratios:
         out.append(f"\nCPU time, gradient / black-box, paired by clip: median {statistics.median(ratios):.2f} "
                    f"(min {min(ratios):.2f}, max {max(ratios):.2f}, {len(ratios)} clips). "

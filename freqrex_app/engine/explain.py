@@ -431,11 +431,12 @@ class _Run:
         exp.flips = flip_k(space, self.oracle, ranking, decision)
 
     def _least_audible(self, space, decision, settings):
+        first = settings
         if self.flip_search == "gradient" and self.cfg.flip_judge == "hearing":
-            settings = {**settings, "less_audible": self.hearing.less_audible}
+            first = {**settings, "less_audible": self.hearing.less_audible}
         start = self.oracle.queries
         found = least_audible_flip(space, self.oracle, decision, search=self.flip_search,
-                                   model=self.model, **settings)
+                                   model=self.model, **first)
         self.gradients += found.gradients
         self.gradient_seconds += found.gradient_seconds
         if found.flip is None and self.flip_search == "gradient":
@@ -443,7 +444,6 @@ class _Run:
             # takes the rest of this flip's share, and its flip says so (search "black-box")
             left = self._black_box_calls[space.ndim] - (self.oracle.queries - start)
             if left >= 1:
-                settings = {k: v for k, v in settings.items() if k != "less_audible"}
                 other = least_audible_flip(space, self.oracle, decision, search="black-box",
                                            **{**settings, "budget": left})
                 if other.flip is not None:
