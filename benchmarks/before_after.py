@@ -87,13 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         order = ENGINES if i % 2 == 0 else ENGINES[::-1]
         for engine in order:
             path = args.out / clip.stem / f"{engine}.json"
-            if not path.is_file() and not args.report:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(time_one(trees[engine], clip, args)))
-                print(f"{clip.stem} {engine}: {json.loads(path.read_text())['cpu_seconds']:.1f} CPU s",
-                      flush=True)
             if path.is_file():
-                rows.setdefault(clip.stem, {})[engine] = json.loads(path.read_text())
+                row = json.loads(path.read_text())
+            elif args.report:
+                continue
+            else:
+                row = time_one(trees[engine], clip, args)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(row))
+                print(f"{clip.stem} {engine}: {row['cpu_seconds']:.1f} CPU s", flush=True)
+            rows.setdefault(clip.stem, {})[engine] = row
     print(report(rows))
     return 0
 
