@@ -57,12 +57,14 @@ def find_sufficient(space, oracle: Oracle, ranking: np.ndarray,
 
 def find_necessary(space, oracle: Oracle, ranking: np.ndarray, decision: Decision,
                    start: int = 1) -> NecessaryResult | None:
-    """The shortest prefix P with keep(P) keeping the decision and remove(P) changing it."""
+    """The shortest prefix P with keep(P) keeping the decision and remove(P) changing it.
+
+    Each test classifies remove(P) first and keep(P) only where the removal changed the
+    decision: short prefixes mostly fail on the removal, so this takes one call, not two."""
     def test(k: int) -> bool:
-        kept = space.keep(ranking[:k])
-        removed = space.remove(ranking[:k])
-        out = oracle.classify(np.stack([kept, removed]))
-        return bool(decision.holds(out.scores[0])[0] and decision.changed(out.scores[1])[0])
+        if not decision.changed(oracle.classify_one(space.remove(ranking[:k]))[2])[0]:
+            return False
+        return bool(decision.holds(oracle.classify_one(space.keep(ranking[:k]))[2])[0])
 
     k = shortest_prefix(test, max(1, start), space.n_features)
     if k is None:
