@@ -314,6 +314,28 @@ def test_predict_torch_equals_predict_and_has_gradients(model_id):
         assert wave.grad[1].abs().sum() == 0  # the rows are independent
 
 
+def test_the_temporal_filters_of_a_gradient_pass_are_the_same_convolution():
+    """musicnn's (k, 1) filters, run as a 1-D convolution along time when gradients are
+    wanted: the same values and the same gradient as conv2d's, within rounding."""
+    import torch
+    import torch.nn.functional as F
+
+    from freqrex_app.models.musicnn import _conv_along_time
+
+    g = torch.Generator().manual_seed(0)
+    for k in (128, 64, 32):
+        x = torch.randn(2, 1, 187 + k - 1, 96, generator=g)
+        w, b = torch.randn(51, 1, k, 1, generator=g), torch.randn(51, generator=g)
+        grads = []
+        for conv in (lambda v: F.conv2d(v, w, b), lambda v: _conv_along_time(v, w, b)):
+            v = x.clone().requires_grad_(True)
+            y = conv(v)
+            (grad,) = torch.autograd.grad(y.amax(dim=3).square().sum(), v)
+            grads.append((y.detach(), grad))
+        assert (grads[0][0] - grads[1][0]).abs().max() <= 1e-6 * grads[0][0].abs().max()
+        assert (grads[0][1] - grads[1][1]).abs().max() <= 1e-5 * grads[0][1].abs().max()
+
+
 def test_a_plain_predict_model_is_not_differentiable():
     class Plain:
         name, sample_rate, labels = "plain", 16000, ["a", "b"]

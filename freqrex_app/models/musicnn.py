@@ -44,11 +44,33 @@ def conv_relu_bn_pool(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d,
     channels are convolved with negated weights. Same values, a fraction of the elementwise work.
     """
     scale, shift, sign = _affine(bn)
-    z = F.conv2d(x, conv.weight * sign[:, None, None, None], conv.bias * sign,
-                 stride or conv.stride, conv.padding, conv.dilation, conv.groups)
+    weight, bias = conv.weight * sign[:, None, None, None], conv.bias * sign
+    stride = tuple(stride or conv.stride)
+    if x.requires_grad and _time_only(conv) and stride == (1, 1):  # a gradient pass
+        z = _conv_along_time(x, weight, bias)
+    else:
+        z = F.conv2d(x, weight, bias, stride, conv.padding, conv.dilation, conv.groups)
     m = pool(z)
     shape = (1, -1) + (1,) * (m.dim() - 2)
-    return (m * sign.view(shape)).relu_().mul_(scale.view(shape)).add_(shift.view(shape))
+    # out of place: on the pooled map the copies cost nothing, and autograd needs no clones
+    return (m * sign.view(shape)).relu() * scale.view(shape) + shift.view(shape)
+
+
+def _time_only(conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` is a ``(k, 1)`` kernel on one input channel, unpadded (musicnn's
+    temporal filters)."""
+    return (conv.in_channels == 1 and conv.kernel_size[1] == 1 and conv.groups == 1
+            and tuple(conv.padding) == (0, 0) and tuple(conv.dilation) == (1, 1))
+
+
+def _conv_along_time(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(x [P, 1, T, M], weight [C, 1, k, 1], bias)`` as one 1-D convolution along
+    time per mel column (``[P, C, T - k + 1, M]``, not contiguous): the same values (bit for
+    bit on this machine's CPU), and a backward pass about 3x faster than mkldnn's for a
+    ``(k, 1)`` kernel; its forward is a few % slower, so ``predict`` keeps ``conv2d``."""
+    p, _, t, m = x.shape
+    y = F.conv1d(x.permute(0, 3, 1, 2).reshape(p * m, 1, t), weight[..., 0], bias)
+    return y.unflatten(0, (p, m)).permute(0, 2, 3, 1)
 
 
 class _FreqPooledConv(nn.Module):

@@ -187,21 +187,15 @@ class MusicnnTagger:
         """``predict`` as a differentiable torch function of ``waves [B, N]`` (float32 scores).
 
         The whole clip's centred log-mel gives each patch the same frames as its own segment
-        does in ``predict``; the networks compute in place (``relu_``, ``mul_``), so each tensor
-        saved for the backward pass is copied."""
+        does in ``predict``."""
         waves = waves.to(self.device, torch.float32)
         if waves.shape[1] < MIN_SAMPLES:
             waves = torch.nn.functional.pad(waves, (0, MIN_SAMPLES - waves.shape[1]))
         patches = to_patches(self._clip_frontend(waves), PATCH_FRAMES)  # [B, P, 187, 96]
         b, p = patches.shape[:2]
-        with torch.autograd.graph.saved_tensors_hooks(torch.clone, _same):
-            flat = patches.reshape(b * p, PATCH_FRAMES, patches.shape[-1])
-            scores = self._network(flat).float()
+        flat = patches.reshape(b * p, PATCH_FRAMES, patches.shape[-1])
+        scores = self._network(flat).float()
         return scores.reshape(b, p, -1).mean(dim=1)
-
-
-def _same(t: torch.Tensor) -> torch.Tensor:
-    return t
 
 
 def _as_waves(waves: np.ndarray) -> np.ndarray:
