@@ -14,7 +14,7 @@ minus the foil) with respect to ``m`` at the current mask predicts each feature'
    reaches the margin, and bisected; every test classifies the exact wave with ``predict``.
 3. Re-linearisation: the gradient is taken again at the mask of the best flip so far (or of
    the tested change nearest to flipping while none did) and step 2 repeats at that flip's gain,
-   while it finds a quieter flip (``steps`` at most).
+   while it finds a quieter flip (while none flipped: a nearer change; ``steps`` at most).
 
 The best flip is the one with the highest SNR, or the least audible by the caller's model of
 hearing (``less_audible``, from ``audio.hearing``).
@@ -152,6 +152,7 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
     nearest: tuple[float, np.ndarray, float] | None = None  # (margin, index, gain) while none flipped
     trace: list[dict] = []
     mask, drop_map, grads, margin, best_change = None, None, 0, 0.0, np.inf
+    last = None  # the nearest change at the last re-linearisation, while none flipped
     seconds = 0.0
 
     def better(f: Flip, than: Flip | None) -> bool:
@@ -205,8 +206,9 @@ def gradient_flip(space, model, oracle: Oracle, decision: Decision, *,
                 break
             at = (best.index, best.gain) if best is not None else (
                 (nearest[1], nearest[2]) if nearest is not None else None)
-            if at is None:
-                break
+            if at is None or (best is None and nearest is last):
+                break  # no nearer change to linearise at: the next step would repeat this one
+            last = nearest
             mask = np.zeros(space.n_features)
             mask[at[0]] = 1.0 - at[1]
     except BudgetExhausted:
